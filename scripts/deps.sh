@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs and builds everything the test suite and the local setup need,
+# caching outside the repository (default ~/.cache/caravel):
+#   - Debian packages: etcd-server, redis-server, git, Go 1.19, build tools;
+#   - kube-apiserver and kube-controller-manager v1.20.2 built from Debian's
+#     `kubernetes` source package (no binary is downloaded).
+# Idempotent: a second run with warm caches returns in seconds.
+set -euo pipefail
+
+CACHE="${CARAVEL_CACHE:-$HOME/.cache/caravel}"
+K8S_VERSION=v1.20.2
+K8S_BIN="$CACHE/envtest/$K8S_VERSION"
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+log() { printf '[deps] %s\n' "$*" >&2; }
+
+packages=(etcd-server redis-server git golang-1.19-go rsync jq make gcc
+  pkg-config libssl-dev dpkg-dev openssl ca-certificates curl)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The packaged services must not run on their default ports; tests start
+  # their own instances on free ports.
+  $SUDO systemctl disable --now redis-server etcd >/dev/null 2>&1 || true
+  pkill -x redis-server 2>/dev/null || true
+  pkill -x etcd 2>/dev/null || true
+fi
+
+if [ -x "$K8S_BIN/kube-apiserver" ] && [ -x "$K8S_BIN/kube-controller-manager" ]; then
+  log "control plane $K8S_VERSION cached in $K8S_BIN"
+  exit 0
+fi
+
+log "building kube-apiserver and kube-controller-manager $K8S_VERSION from Debian source (about 5 minutes)"
+src_list=/etc/apt/sources.list.d/caravel-deb-src.sources
+if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && [ ! -f "$src_list" ]; then
+  sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources | $SUDO tee "$src_list" >/dev/null
+  $SUDO apt-get update -qq
+fi
+
+work="$CACHE/build/kubernetes-src"
+rm -rf "$work"
+mkdir -p "$work"
+(cd "$work" && apt-get source -qq --download-only kubernetes >/dev/null && dpkg-source -x --no-check ./*.dsc tree >/dev/null)
+tree="$work/tree"
+mkdir -p "$tree/.go/src/k8s.io"
+ln -sfn "$tree" "$tree/.go/src/k8s.io/kubernetes"
+(
+  cd "$tree/.go/src/k8s.io/kubernetes"
+  export GOPATH="$tree/.go" CGO_ENABLED=0 PATH="/usr/lib/go-1.19/bin:$PATH"
+  export GOCACHE="$CACHE/build/gocache" GOFLAGS=-mod=vendor
+  make WHAT="cmd/kube-apiserver cmd/kube-controller-manager" >"$work/build.log" 2>&1 || {
+    tail -40 "$work/build.log" >&2
+    exit 1
+  }
+)
+mkdir -p "$K8S_BIN"
+cp "$tree/_output/bin/kube-apiserver" "$tree/_output/bin/kube-controller-manager" "$K8S_BIN/"
+rm -rf "$work"
+log "control plane built into $K8S_BIN"
