@@ -131,6 +131,8 @@ pub struct HelmParameter {
     pub value: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_string: Option<bool>,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -140,6 +142,8 @@ pub struct HelmFileParameter {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -211,6 +215,8 @@ pub struct ApplicationDestination {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -240,6 +246,8 @@ pub struct SyncPolicyAutomated {
     /// Argo CD 3.x: `enabled: false` turns automation off but keeps settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -249,6 +257,8 @@ pub struct RetryStrategy {
     pub limit: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff: Option<Backoff>,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -261,6 +271,8 @@ pub struct Backoff {
     pub factor: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_duration: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -270,6 +282,8 @@ pub struct ManagedNamespaceMetadata {
     pub labels: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -288,6 +302,8 @@ pub struct ResourceIgnoreDifferences {
     pub jq_path_expressions: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_fields_managers: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -295,6 +311,8 @@ pub struct ResourceIgnoreDifferences {
 pub struct Info {
     pub name: String,
     pub value: String,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 // === operation ===
@@ -357,6 +375,8 @@ pub struct SyncStrategy {
     pub apply: Option<SyncStrategyForce>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook: Option<SyncStrategyForce>,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -364,6 +384,8 @@ pub struct SyncStrategy {
 pub struct SyncStrategyForce {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force: Option<bool>,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -375,6 +397,8 @@ pub struct SyncOperationResource {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 // === status ===
@@ -567,6 +591,45 @@ pub struct ApplicationSummary {
     pub external_urls: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_survive_a_read_modify_write() -> anyhow::Result<()> {
+        let manifest = serde_json::json!({
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": "a", "namespace": "argocd"},
+            "spec": {
+                "project": "default",
+                "futureSpecField": {"x": 1},
+                "source": {
+                    "repoURL": "https://example.com/r.git",
+                    "path": "p",
+                    "helm": {"valueFiles": ["v.yaml"], "futureHelmField": true, "parameters": [{"name": "a", "value": "b", "newFlag": 1}]},
+                    "directory": {"recurse": true, "newDirField": "x"}
+                },
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": "d", "newDest": 2},
+                "syncPolicy": {
+                    "automated": {"prune": true, "selfHeal": true, "newAuto": "y"},
+                    "retry": {"limit": 2, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m", "jitter": 0.1}},
+                    "syncOptions": ["CreateNamespace=true"]
+                },
+                "ignoreDifferences": [{"kind": "Secret", "jsonPointers": ["/data"], "newIgnore": 1}]
+            },
+            "status": {"sync": {"status": "Synced"}, "futureStatus": [1, 2]},
+            "operation": {"sync": {"revision": "abc", "newOp": {}}, "newOpField": 3}
+        });
+        let mut app: Application = serde_json::from_value(manifest.clone())?;
+        app.spec.revision_history_limit = Some(5);
+        let mut expected = manifest;
+        expected["spec"]["revisionHistoryLimit"] = serde_json::json!(5);
+        assert_eq!(serde_json::to_value(&app)?, expected);
+        Ok(())
+    }
 }
 
 // === impl Application ===
