@@ -593,45 +593,6 @@ pub struct ApplicationSummary {
     pub images: Option<Vec<String>>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_fields_survive_a_read_modify_write() -> anyhow::Result<()> {
-        let manifest = serde_json::json!({
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "Application",
-            "metadata": {"name": "a", "namespace": "argocd"},
-            "spec": {
-                "project": "default",
-                "futureSpecField": {"x": 1},
-                "source": {
-                    "repoURL": "https://example.com/r.git",
-                    "path": "p",
-                    "helm": {"valueFiles": ["v.yaml"], "futureHelmField": true, "parameters": [{"name": "a", "value": "b", "newFlag": 1}]},
-                    "directory": {"recurse": true, "newDirField": "x"}
-                },
-                "destination": {"server": "https://kubernetes.default.svc", "namespace": "d", "newDest": 2},
-                "syncPolicy": {
-                    "automated": {"prune": true, "selfHeal": true, "newAuto": "y"},
-                    "retry": {"limit": 2, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m", "jitter": 0.1}},
-                    "syncOptions": ["CreateNamespace=true"]
-                },
-                "ignoreDifferences": [{"kind": "Secret", "jsonPointers": ["/data"], "newIgnore": 1}]
-            },
-            "status": {"sync": {"status": "Synced"}, "futureStatus": [1, 2]},
-            "operation": {"sync": {"revision": "abc", "newOp": {}}, "newOpField": 3}
-        });
-        let mut app: Application = serde_json::from_value(manifest.clone())?;
-        app.spec.revision_history_limit = Some(5);
-        let mut expected = manifest;
-        expected["spec"]["revisionHistoryLimit"] = serde_json::json!(5);
-        assert_eq!(serde_json::to_value(&app)?, expected);
-        Ok(())
-    }
-}
-
 // === impl Application ===
 
 impl Application {
@@ -697,5 +658,44 @@ impl kube::Resource for Application {
     }
     fn meta_mut(&mut self) -> &mut ObjectMeta {
         &mut self.metadata
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_survive_a_read_modify_write() -> anyhow::Result<()> {
+        let manifest = serde_json::json!({
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": "a", "namespace": "argocd"},
+            "spec": {
+                "project": "default",
+                "futureSpecField": {"x": 1},
+                "source": {
+                    "repoURL": "https://example.com/r.git",
+                    "path": "p",
+                    "helm": {"valueFiles": ["v.yaml"], "futureHelmField": true, "parameters": [{"name": "a", "value": "b", "newFlag": 1}]},
+                    "directory": {"recurse": true, "newDirField": "x"}
+                },
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": "d", "newDest": 2},
+                "syncPolicy": {
+                    "automated": {"prune": true, "selfHeal": true, "newAuto": "y"},
+                    "retry": {"limit": 2, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m", "jitter": 0.1}},
+                    "syncOptions": ["CreateNamespace=true"]
+                },
+                "ignoreDifferences": [{"kind": "Secret", "jsonPointers": ["/data"], "newIgnore": 1}]
+            },
+            "status": {"sync": {"status": "Synced"}, "futureStatus": [1, 2]},
+            "operation": {"sync": {"revision": "abc", "newOp": {}}, "newOpField": 3}
+        });
+        let mut app: Application = serde_json::from_value(manifest.clone())?;
+        app.spec.revision_history_limit = Some(5);
+        let mut expected = manifest;
+        expected["spec"]["revisionHistoryLimit"] = serde_json::json!(5);
+        assert_eq!(serde_json::to_value(&app)?, expected);
+        Ok(())
     }
 }

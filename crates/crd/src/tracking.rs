@@ -78,7 +78,13 @@ mod tests {
 
     #[test]
     fn malformed_tracking_ids_are_rejected() {
-        for bad in ["", "app", "app:kind", ":apps/Deployment:ns/name", "app:apps/:ns/x"] {
+        for bad in [
+            "",
+            "app",
+            "app:kind",
+            ":apps/Deployment:ns/name",
+            "app:apps/:ns/x",
+        ] {
             assert_eq!(TrackingId::parse(bad), None, "{bad}");
         }
     }

@@ -1,0 +1,650 @@
+//! Desired vs live. Desired objects come from the repo-server; each is
+//! stamped with its tracking id and its namespace, then compared with its
+//! live counterpart through a server-side-apply dry run: the object the
+//! apiserver *would* store is compared with the one it has. Server-defaulted
+//! fields and fields other managers own are therefore never drift.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use caravel_crd::annotations::{HOOK, SYNC_WAVE, TRACKING_ID};
+use caravel_crd::application::{Application, ApplicationCondition};
+use caravel_crd::tracking::TrackingId;
+use caravel_crd::{condition, IN_CLUSTER_NAME, IN_CLUSTER_SERVER};
+use caravel_health::{Health, HealthCode};
+use caravel_proto::reposerver::v1::{
+    repo_server_service_client::RepoServerServiceClient, GenerateManifestRequest, Repository,
+};
+use kube::api::{DynamicObject, GroupVersionKind, Patch, PatchParams};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::cluster::{gvk_label, gvk_of, KindInfo};
+use crate::live_state::{is_own_tracking_id, tracking_app, LiveStateCache};
+use crate::settings::FIELD_MANAGER;
+use crate::Error;
+
+/// How hard to refresh the desired state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RefreshLevel {
+    /// Re-resolve the branch/tag (user refresh, spec change, sync).
+    pub resolve_revision: bool,
+    /// Bypass the manifest cache too (hard refresh).
+    pub hard: bool,
+}
+
+/// What the repo-server rendered for one revision.
+#[derive(Clone, Debug)]
+pub struct DesiredState {
+    pub revision: String,
+    pub source_type: String,
+    pub manifests: Vec<Value>,
+}
+
+/// One object the app manages or should manage.
+#[derive(Clone, Debug)]
+pub struct ResourceState {
+    pub gvk: GroupVersionKind,
+    pub kind: Option<KindInfo>,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub wave: i64,
+    pub target: Option<Value>,
+    pub live: Option<Arc<DynamicObject>>,
+    /// The live object after a sync, from a dry run (when live exists).
+    pub predicted: Option<Value>,
+    pub synced: bool,
+    pub requires_pruning: bool,
+    pub health: Option<Health>,
+    pub message: Option<String>,
+}
+
+impl ResourceState {
+    pub fn label(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{}/{}", self.gvk.kind, ns, self.name),
+            None => format!("{}/{}", self.gvk.kind, self.name),
+        }
+    }
+}
+
+/// The outcome of one comparison.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    pub revision: String,
+    pub source_type: String,
+    pub resources: Vec<ResourceState>,
+    pub conditions: Vec<ApplicationCondition>,
+    pub synced: bool,
+    pub health: Health,
+    pub images: Vec<String>,
+}
+
+/// Dry-run results keyed by everything that determines them, so an
+/// unchanged object is not dry-run again on every status change.
+#[derive(Default)]
+pub struct DryRunCache {
+    entries: Mutex<HashMap<String, Value>>,
+}
+
+const DRY_RUN_CACHE_MAX: usize = 20_000;
+
+impl DryRunCache {
+    fn key(target: &Value, live: &DynamicObject) -> String {
+        use sha2::{Digest, Sha256};
+        let meta = &live.metadata;
+        // Spec changes bump generation; kinds without it fall back to the
+        // resourceVersion. Labels and annotations never bump generation.
+        let version = match meta.generation {
+            Some(g) => format!("g{g}"),
+            None => format!("rv{}", meta.resource_version.as_deref().unwrap_or("")),
+        };
+        let mut h = Sha256::new();
+        h.update(meta.uid.as_deref().unwrap_or("").as_bytes());
+        h.update(version.as_bytes());
+        h.update(serde_json::to_vec(&meta.labels).unwrap_or_default());
+        h.update(serde_json::to_vec(&meta.annotations).unwrap_or_default());
+        h.update(serde_json::to_vec(target).unwrap_or_default());
+        hex::encode(h.finalize())
+    }
+}
+
+/// Whether `destination` names the cluster this controller runs in.
+pub fn check_destination(app: &Application) -> Result<(), String> {
+    let d = &app.spec.destination;
+    match (d.server.as_deref(), d.name.as_deref()) {
+        (Some(IN_CLUSTER_SERVER), None | Some(IN_CLUSTER_NAME)) => Ok(()),
+        (None, Some(IN_CLUSTER_NAME)) => Ok(()),
+        (None, None) => Err("application destination must set server or name".into()),
+        (server, name) => Err(format!(
+            "destination cluster {} is not known to this controller (only {IN_CLUSTER_SERVER} / {IN_CLUSTER_NAME})",
+            server.or(name).unwrap_or_default()
+        )),
+    }
+}
+
+/// Asks the repo-server for the desired manifests.
+pub async fn fetch_desired(
+    repo: &mut RepoServerServiceClient<caravel_grpc::TracedChannel>,
+    app: &Application,
+    revision: Option<&str>,
+    level: RefreshLevel,
+) -> Result<DesiredState, Error> {
+    let source = app
+        .primary_source()
+        .ok_or_else(|| Error::InvalidSpec("application has no source".into()))?;
+    let request = GenerateManifestRequest {
+        repo: Some(Repository {
+            repo: source.repo_url.clone(),
+            ..Default::default()
+        }),
+        application_source_json: serde_json::to_string(source)?,
+        revision: revision.unwrap_or_default().to_owned(),
+        app_name: app.metadata.name.clone().unwrap_or_default(),
+        namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
+        no_cache: level.hard,
+        no_revision_cache: level.resolve_revision,
+        tracking_method: "annotation".into(),
+        ..Default::default()
+    };
+    let response = repo
+        .generate_manifest(request)
+        .await
+        .map_err(|s| Error::RepoServer(repo_error_message(&s)))?
+        .into_inner();
+    let manifests = response
+        .manifests
+        .iter()
+        .map(|m| serde_json::from_str(m))
+        .collect::<Result<Vec<Value>, _>>()?;
+    Ok(DesiredState {
+        revision: response.revision,
+        source_type: response.source_type,
+        manifests,
+    })
+}
+
+/// Whether a repo-server error means "unreachable" (so the grace period applies).
+pub fn is_unavailable(e: &Error) -> bool {
+    matches!(e, Error::RepoServer(m) if m.starts_with("repo-server unavailable"))
+}
+
+fn repo_error_message(s: &tonic::Status) -> String {
+    match s.code() {
+        tonic::Code::Unavailable
+            if s.message().contains("transport") || s.message().contains("connect") =>
+        {
+            format!("repo-server unavailable: {}", s.message())
+        }
+        _ => format!("rpc error: code = {:?} desc = {}", s.code(), s.message()),
+    }
+}
+
+/// Compares the desired manifests with the cluster.
+pub async fn compare(
+    live: &LiveStateCache,
+    dry_runs: &DryRunCache,
+    app: &Application,
+    desired: DesiredState,
+) -> Comparison {
+    let app_name = app.metadata.name.clone().unwrap_or_default();
+    let dest_ns = app
+        .spec
+        .destination
+        .namespace
+        .clone()
+        .filter(|s| !s.is_empty());
+    let mut conditions = Vec::new();
+    let mut resources = Vec::new();
+    let mut seen = HashSet::new();
+
+    for manifest in desired.manifests {
+        if is_hook(&manifest) {
+            // Hooks run during sync only; the sync engine owns them.
+            continue;
+        }
+        match desired_resource(live, &app_name, dest_ns.as_deref(), manifest).await {
+            Ok(r) => {
+                seen.insert((
+                    r.gvk.group.clone(),
+                    r.gvk.kind.clone(),
+                    r.namespace.clone(),
+                    r.name.clone(),
+                ));
+                resources.push(r);
+            }
+            Err((r, message)) => {
+                conditions.push(condition(condition::COMPARISON_ERROR, message));
+                if let Some(r) = r {
+                    resources.push(*r);
+                }
+            }
+        }
+    }
+
+    for r in resources.iter_mut() {
+        if let Err(e) = diff_resource(live.cluster(), dry_runs, r).await {
+            r.synced = false;
+            r.message = Some(e.to_string());
+            conditions.push(condition(
+                condition::COMPARISON_ERROR,
+                format!("{}: {e}", r.label()),
+            ));
+        }
+        if let Some(l) = &r.live {
+            if let Some(owner) = tracking_app(l).filter(|owner| *owner != app_name) {
+                conditions.push(condition(
+                    condition::SHARED_RESOURCE_WARNING,
+                    format!(
+                        "{} is part of applications {owner} and {app_name}",
+                        r.label()
+                    ),
+                ));
+            }
+        }
+    }
+
+    // Objects this app deployed earlier that Git no longer has.
+    let mut kinds: BTreeSet<(String, String, String)> = resources
+        .iter()
+        .map(|r| {
+            (
+                r.gvk.group.clone(),
+                r.gvk.version.clone(),
+                r.gvk.kind.clone(),
+            )
+        })
+        .collect();
+    for r in app.status.iter().flat_map(|s| s.resources.iter().flatten()) {
+        kinds.insert((
+            r.group.clone().unwrap_or_default(),
+            r.version.clone().unwrap_or_default(),
+            r.kind.clone(),
+        ));
+    }
+    for (group, version, kind) in kinds {
+        if version.is_empty() {
+            continue;
+        }
+        let gvk = GroupVersionKind::gvk(&group, &version, &kind);
+        let tracked = match live.tracked_by(&gvk, &app_name).await {
+            Ok(t) => t,
+            Err(Error::UnknownKind(_)) => continue,
+            Err(e) => {
+                conditions.push(condition(condition::COMPARISON_ERROR, e.to_string()));
+                continue;
+            }
+        };
+        for obj in tracked {
+            let key = (
+                group.clone(),
+                kind.clone(),
+                obj.metadata.namespace.clone(),
+                obj.metadata.name.clone().unwrap_or_default(),
+            );
+            if seen.contains(&key) || obj.metadata.deletion_timestamp.is_some() {
+                continue;
+            }
+            seen.insert(key);
+            let health = Some(caravel_health::assess_or_healthy(
+                &serde_json::to_value(&*obj).unwrap_or_default(),
+            ));
+            resources.push(ResourceState {
+                gvk: gvk.clone(),
+                kind: live.cluster().kind(&gvk).await.ok(),
+                namespace: obj.metadata.namespace.clone(),
+                name: obj.metadata.name.clone().unwrap_or_default(),
+                wave: wave_of_live(&obj),
+                target: None,
+                live: Some(obj),
+                predicted: None,
+                synced: false,
+                requires_pruning: true,
+                health,
+                message: None,
+            });
+        }
+    }
+
+    let synced = resources.iter().all(|r| r.synced);
+    let health = app_health(&resources);
+    let images = images(&resources);
+    Comparison {
+        revision: desired.revision,
+        source_type: desired.source_type,
+        resources,
+        conditions,
+        synced,
+        health,
+        images,
+    }
+}
+
+/// Argo CD 3.x app health: the worst health of the resources that exist
+/// (objects waiting to be pruned do not count); Missing only when none of
+/// the desired objects exists yet.
+fn app_health(resources: &[ResourceState]) -> Health {
+    let labelled: Vec<(String, &Health)> = resources
+        .iter()
+        .filter(|r| !r.requires_pruning && r.live.is_some())
+        .filter_map(|r| r.health.as_ref().map(|h| (r.label(), h)))
+        .collect();
+    if labelled.is_empty() && resources.iter().any(|r| !r.requires_pruning) {
+        return Health {
+            status: HealthCode::Missing,
+            message: None,
+        };
+    }
+    caravel_health::aggregate(labelled.iter().map(|(l, h)| (l.as_str(), *h)))
+}
+
+type DesiredError = (Option<Box<ResourceState>>, String);
+
+async fn desired_resource(
+    live: &LiveStateCache,
+    app_name: &str,
+    dest_ns: Option<&str>,
+    mut manifest: Value,
+) -> Result<ResourceState, DesiredError> {
+    let gvk = gvk_of(&manifest)
+        .ok_or_else(|| (None, "manifest without apiVersion or kind".to_owned()))?;
+    let name = manifest
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| (None, format!("{} without metadata.name", gvk.kind)))?;
+    let wave = wave_of(&manifest);
+    let info = match live.cluster().kind(&gvk).await {
+        Ok(i) => i,
+        Err(e) => {
+            let message = format!("{}/{name}: {e}", gvk_label(&gvk));
+            let r = ResourceState {
+                gvk,
+                kind: None,
+                namespace: manifest
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .or_else(|| dest_ns.map(str::to_owned)),
+                name,
+                wave,
+                target: Some(manifest),
+                live: None,
+                predicted: None,
+                synced: false,
+                requires_pruning: false,
+                health: Some(Health {
+                    status: HealthCode::Missing,
+                    message: None,
+                }),
+                message: Some(message.clone()),
+            };
+            return Err((Some(Box::new(r)), message));
+        }
+    };
+    let namespace = if info.namespaced {
+        let ns = manifest
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .or_else(|| dest_ns.map(str::to_owned));
+        match ns {
+            Some(ns) => Some(ns),
+            None => return Err((
+                None,
+                format!(
+                    "{}/{name}: namespaced object without a namespace and no destination namespace",
+                    gvk.kind
+                ),
+            )),
+        }
+    } else {
+        None
+    };
+    stamp(&mut manifest, app_name, &gvk, namespace.as_deref(), &name);
+
+    let current = live
+        .get(&gvk, namespace.as_deref(), &name)
+        .await
+        .map_err(|e| (None, format!("{}/{name}: {e}", gvk.kind)))?
+        .1;
+    Ok(ResourceState {
+        gvk,
+        kind: Some(info),
+        namespace,
+        name,
+        wave,
+        target: Some(manifest),
+        live: current,
+        predicted: None,
+        synced: false,
+        requires_pruning: false,
+        health: None,
+        message: None,
+    })
+}
+
+/// Sets the namespace and the tracking id on a desired object.
+fn stamp(
+    manifest: &mut Value,
+    app: &str,
+    gvk: &GroupVersionKind,
+    namespace: Option<&str>,
+    name: &str,
+) {
+    let id = TrackingId {
+        app: app.to_owned(),
+        group: gvk.group.clone(),
+        kind: gvk.kind.clone(),
+        namespace: namespace.unwrap_or_default().to_owned(),
+        name: name.to_owned(),
+    };
+    if let Some(meta) = manifest.get_mut("metadata").and_then(Value::as_object_mut) {
+        match namespace {
+            Some(ns) => {
+                meta.insert("namespace".into(), Value::String(ns.to_owned()));
+            }
+            None => {
+                meta.remove("namespace");
+            }
+        }
+        let annotations = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if !annotations.is_object() {
+            *annotations = Value::Object(Default::default());
+        }
+        if let Some(a) = annotations.as_object_mut() {
+            a.insert(TRACKING_ID.into(), Value::String(id.to_string()));
+        }
+    }
+}
+
+/// Fills `predicted`, `synced` and `health` of a desired resource.
+async fn diff_resource(
+    cluster: &crate::cluster::Cluster,
+    dry_runs: &DryRunCache,
+    r: &mut ResourceState,
+) -> Result<(), Error> {
+    let (Some(target), Some(info)) = (&r.target, &r.kind) else {
+        return Ok(());
+    };
+    let Some(current) = &r.live else {
+        r.synced = false;
+        r.health = Some(Health {
+            status: HealthCode::Missing,
+            message: None,
+        });
+        return Ok(());
+    };
+    let live_json = serde_json::to_value(&**current)?;
+    r.health = Some(caravel_health::assess_or_healthy(&live_json));
+    let key = DryRunCache::key(target, current);
+    let cached = dry_runs.entries.lock().await.get(&key).cloned();
+    let predicted = match cached {
+        Some(p) => p,
+        None => {
+            let api = cluster.api(info, r.namespace.as_deref());
+            let mut params = PatchParams::apply(FIELD_MANAGER).force();
+            params.dry_run = true;
+            let obj = api.patch(&r.name, &params, &Patch::Apply(target)).await?;
+            let p = caravel_diff::normalize(&serde_json::to_value(&obj)?);
+            let mut entries = dry_runs.entries.lock().await;
+            if entries.len() >= DRY_RUN_CACHE_MAX {
+                entries.clear();
+            }
+            entries.insert(key, p.clone());
+            p
+        }
+    };
+    r.synced = caravel_diff::normalize(&live_json) == predicted;
+    r.predicted = Some(predicted);
+    if !is_own_tracking_id(current, &r.gvk)
+        && current
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(TRACKING_ID))
+    {
+        r.synced = false;
+    }
+    Ok(())
+}
+
+pub fn condition(type_: &str, message: String) -> ApplicationCondition {
+    ApplicationCondition {
+        type_: type_.to_owned(),
+        message,
+        last_transition_time: Some(crate::status::now()),
+    }
+}
+
+fn is_hook(manifest: &Value) -> bool {
+    let annotations = manifest.pointer("/metadata/annotations");
+    annotations.and_then(|a| a.get(HOOK)).is_some()
+        || annotations.and_then(|a| a.get("helm.sh/hook")).is_some()
+}
+
+fn wave_of(manifest: &Value) -> i64 {
+    manifest
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(SYNC_WAVE))
+        .and_then(Value::as_str)
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn wave_of_live(obj: &DynamicObject) -> i64 {
+    obj.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(SYNC_WAVE))
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Container images of every pod template the app deploys (summary.images).
+fn images(resources: &[ResourceState]) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    for r in resources {
+        let Some(obj) = r.target.as_ref() else {
+            continue;
+        };
+        for path in [
+            "/spec/containers",
+            "/spec/initContainers",
+            "/spec/template/spec/containers",
+            "/spec/template/spec/initContainers",
+            "/spec/jobTemplate/spec/template/spec/containers",
+            "/spec/jobTemplate/spec/template/spec/initContainers",
+        ] {
+            for c in obj
+                .pointer(path)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(image) = c.get("image").and_then(Value::as_str) {
+                    out.insert(image.to_owned());
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn stamp_sets_namespace_and_tracking_id() {
+        let mut m = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}});
+        let gvk = GroupVersionKind::gvk("", "v1", "ConfigMap");
+        stamp(&mut m, "guestbook", &gvk, Some("prod"), "cm");
+        assert_eq!(m["metadata"]["namespace"], "prod");
+        assert_eq!(
+            m["metadata"]["annotations"][TRACKING_ID],
+            "guestbook:/ConfigMap:prod/cm"
+        );
+    }
+
+    #[test]
+    fn stamp_removes_namespace_from_cluster_scoped_objects() {
+        let mut m = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x", "namespace": "oops", "annotations": null}});
+        let gvk = GroupVersionKind::gvk("", "v1", "Namespace");
+        stamp(&mut m, "app", &gvk, None, "x");
+        assert!(m["metadata"].get("namespace").is_none());
+        assert_eq!(
+            m["metadata"]["annotations"][TRACKING_ID],
+            "app:/Namespace:/x"
+        );
+    }
+
+    #[test]
+    fn sync_wave_defaults_to_zero_and_parses_negatives() {
+        assert_eq!(wave_of(&json!({"metadata": {}})), 0);
+        let m = json!({"metadata": {"annotations": {SYNC_WAVE: "-10"}}});
+        assert_eq!(wave_of(&m), -10);
+        let bad = json!({"metadata": {"annotations": {SYNC_WAVE: "soon"}}});
+        assert_eq!(wave_of(&bad), 0);
+    }
+
+    #[test]
+    fn only_the_in_cluster_destination_is_accepted() {
+        let mut app = Application::default();
+        app.spec.destination.server = Some(IN_CLUSTER_SERVER.into());
+        assert!(check_destination(&app).is_ok());
+        app.spec.destination.server = None;
+        app.spec.destination.name = Some("in-cluster".into());
+        assert!(check_destination(&app).is_ok());
+        app.spec.destination.name = Some("prod-eu".into());
+        assert!(check_destination(&app).is_err());
+    }
+
+    #[test]
+    fn images_are_collected_from_pod_templates() {
+        let r = ResourceState {
+            gvk: GroupVersionKind::gvk("apps", "v1", "Deployment"),
+            kind: None,
+            namespace: None,
+            name: "web".into(),
+            wave: 0,
+            target: Some(
+                json!({"spec": {"template": {"spec": {"containers": [{"image": "nginx:1.25"}], "initContainers": [{"image": "busybox"}]}}}}),
+            ),
+            live: None,
+            predicted: None,
+            synced: true,
+            requires_pruning: false,
+            health: None,
+            message: None,
+        };
+        assert_eq!(
+            images(&[r]),
+            vec!["busybox".to_owned(), "nginx:1.25".to_owned()]
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The application controller: watches Applications, compares the desired
+//! state rendered by the repo-server with the live state of the cluster,
+//! writes Application status, and runs sync operations.
+//!
+//! Files split by concern, as in Argo CD's controller: `cluster` (discovery
+//! and the dynamic API), `live_state` (watch-driven cache of managed
+//! objects), `compare` (desired vs live), `sync` (operations), `status`
+//! (writing the Application), `reconcile` (the kube-runtime loop).
+
+pub mod cluster;
+pub mod compare;
+pub mod error;
+pub mod live_state;
+pub mod reconcile;
+pub mod settings;
+pub mod status;
+pub mod sync;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use error::Error;
+
+/// Flags of `caravel-application-controller`.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(name = "caravel-application-controller", version, about)]
+pub struct Opt {
+    /// Namespace whose Applications this controller reconciles.
+    #[arg(long, env = "CARAVEL_NAMESPACE", default_value = caravel_crd::DEFAULT_NAMESPACE)]
+    pub namespace: String,
+
+    /// Address of the repo-server (host:port or URL).
+    #[arg(
+        long,
+        env = "CARAVEL_REPO_SERVER",
+        default_value = "caravel-repo-server:8081"
+    )]
+    pub repo_server: String,
+
+    /// Periodic refresh interval (Argo CD's timeout.reconciliation).
+    #[arg(long, env = "CARAVEL_APP_RESYNC_PERIOD", default_value = "120s", value_parser = humantime::parse_duration)]
+    pub app_resync_period: Duration,
+
+    /// Random jitter added to each periodic refresh (Argo CD's timeout.reconciliation.jitter).
+    #[arg(long, env = "CARAVEL_APP_RESYNC_JITTER", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub app_resync_jitter: Duration,
+
+    /// How long status stays as it was while the repo-server is unreachable
+    /// before the app turns Unknown (Argo CD's repo error grace period).
+    #[arg(long, env = "CARAVEL_REPO_ERROR_GRACE_PERIOD", default_value = "180s", value_parser = humantime::parse_duration)]
+    pub repo_error_grace_period: Duration,
+
+    /// Redis URL for publishing app state to the api-server (optional).
+    #[arg(long, env = "CARAVEL_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key this controller writes.
+    #[arg(long, env = "CARAVEL_REDIS_KEY_PREFIX", default_value = "caravel")]
+    pub redis_key_prefix: String,
+
+    /// Kubeconfig to use instead of the in-cluster config or $KUBECONFIG.
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+
+    /// Number of Applications reconciled at once (Argo CD's status processors).
+    #[arg(long, env = "CARAVEL_STATUS_PROCESSORS", default_value_t = 20)]
+    pub status_processors: u16,
+
+    /// Address of the HTTP health endpoint (`/healthz`) for probes.
+    #[arg(
+        long,
+        env = "CARAVEL_CONTROLLER_HEALTH_LISTEN",
+        default_value = "0.0.0.0:8082"
+    )]
+    pub health_listen: SocketAddr,
+
+    #[command(flatten)]
+    pub telemetry: caravel_telemetry::TelemetryArgs,
+}
+
+/// Runs the controller until `shutdown` resolves.
+pub async fn run(
+    opt: Opt,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> anyhow::Result<()> {
+    let client = kube_client(opt.kubeconfig.as_deref()).await?;
+    let health = tokio::net::TcpListener::bind(opt.health_listen).await?;
+    tracing::info!(
+        namespace = %opt.namespace,
+        repo_server = %opt.repo_server,
+        resync = ?opt.app_resync_period,
+        "starting application controller"
+    );
+    tokio::spawn(serve_health(health));
+    reconcile::run(client, opt, shutdown).await
+}
+
+async fn kube_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await?
+        }
+        None => kube::Config::infer().await?,
+    };
+    Ok(kube::Client::try_from(config)?)
+}
+
+async fn serve_health(listener: tokio::net::TcpListener) {
+    let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!(error = %e, "health endpoint stopped");
+    }
+}

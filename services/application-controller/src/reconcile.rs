@@ -1,0 +1,525 @@
+//! The reconcile loop. `reconcile(app, ctx)` decides whether the app needs a
+//! comparison (user refresh, spec change, live change, periodic), runs a
+//! requested operation, writes status, and starts an automated sync when
+//! Argo CD's rules allow. Running it twice changes nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use caravel_appstate::{AppStateCache, ManagedResource};
+use caravel_crd::annotations::REFRESH;
+use caravel_crd::application::{
+    Application, Operation, OperationInitiator, OperationState, RevisionHistory, SyncOperation,
+    SyncOperationResult,
+};
+use caravel_crd::{condition, phase, sync_status};
+use caravel_proto::reposerver::v1::repo_server_service_client::RepoServerServiceClient;
+use futures::StreamExt;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, ResourceExt};
+use rand::Rng;
+use serde_json::json;
+use tokio::sync::Mutex;
+
+use crate::cluster::Cluster;
+use crate::compare::{self, Comparison, DryRunCache, RefreshLevel};
+use crate::live_state::LiveStateCache;
+use crate::{status, sync, Error, Opt};
+
+/// What the controller remembers about an app between reconciles.
+#[derive(Clone, Debug, Default)]
+struct AppMemo {
+    compared_generation: Option<i64>,
+    last_good_compare: Option<Instant>,
+    self_heal_attempts: u32,
+    last_self_heal: Option<Instant>,
+}
+
+pub struct Context {
+    opt: Opt,
+    cluster: Cluster,
+    live: LiveStateCache,
+    dry_runs: DryRunCache,
+    repo: RepoServerServiceClient<caravel_grpc::TracedChannel>,
+    app_state: Option<AppStateCache>,
+    memos: Mutex<HashMap<String, AppMemo>>,
+    live_changed: Mutex<HashSet<String>>,
+}
+
+/// Runs the controller until `shutdown`.
+pub async fn run(
+    client: kube::Client,
+    opt: Opt,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> anyhow::Result<()> {
+    let (changed_tx, mut changed_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let cluster = Cluster::new(client.clone());
+    let live = LiveStateCache::new(cluster.clone(), changed_tx);
+    let repo = RepoServerServiceClient::new(caravel_grpc::channel(&opt.repo_server)?)
+        .max_decoding_message_size(256 * 1024 * 1024);
+    let app_state = match &opt.redis_url {
+        Some(url) => Some(AppStateCache::connect(url, &opt.redis_key_prefix).await?),
+        None => None,
+    };
+    let apps: Api<Application> = Api::namespaced(client, &opt.namespace);
+    let namespace = opt.namespace.clone();
+    let ctx = Arc::new(Context {
+        opt,
+        cluster,
+        live,
+        dry_runs: DryRunCache::default(),
+        repo,
+        app_state,
+        memos: Mutex::default(),
+        live_changed: Mutex::default(),
+    });
+
+    // Live-object changes re-queue the app that owns them.
+    let (trigger_tx, trigger_rx) = tokio::sync::mpsc::unbounded_channel::<ObjectRef<Application>>();
+    let trigger_ctx = ctx.clone();
+    tokio::spawn(async move {
+        while let Some(app) = changed_rx.recv().await {
+            trigger_ctx.live_changed.lock().await.insert(app.clone());
+            if trigger_tx
+                .send(ObjectRef::new(&app).within(&namespace))
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+
+    let config = kube::runtime::controller::Config::default()
+        .concurrency(ctx.opt.status_processors)
+        .debounce(Duration::from_millis(200));
+    Controller::new(apps, watcher::Config::default())
+        .with_config(config)
+        .reconcile_on(tokio_stream::wrappers::UnboundedReceiverStream::new(
+            trigger_rx,
+        ))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "reconcile loop event");
+            }
+        })
+        .await;
+    tracing::info!("controller stopped");
+    Ok(())
+}
+
+fn error_policy(app: Arc<Application>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(app = %app.name_any(), error = %error, reason = error.metric_label(), "reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+fn resync_delay(opt: &Opt) -> Duration {
+    let jitter_ms = opt.app_resync_jitter.as_millis() as u64;
+    let jitter = if jitter_ms == 0 {
+        0
+    } else {
+        rand::thread_rng().gen_range(0..=jitter_ms)
+    };
+    opt.app_resync_period + Duration::from_millis(jitter)
+}
+
+/// Time until the next periodic refresh is due, or zero when it is due.
+fn until_due(app: &Application, opt: &Opt) -> Duration {
+    let Some(at) = app
+        .status
+        .as_ref()
+        .and_then(|s| s.reconciled_at.as_deref())
+        .and_then(status::parse_time)
+    else {
+        return Duration::ZERO;
+    };
+    let elapsed = (chrono::Utc::now() - at).to_std().unwrap_or(Duration::ZERO);
+    opt.app_resync_period.saturating_sub(elapsed)
+}
+
+#[tracing::instrument(target = "caravel::reconcile", name = "reconcile", skip_all, fields(app = %app.name_any()))]
+async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let name = app.name_any();
+    let api: Api<Application> = Api::namespaced(ctx.cluster.client().clone(), &ctx.opt.namespace);
+    if app.metadata.deletion_timestamp.is_some() {
+        ctx.memos.lock().await.remove(&name);
+        return Ok(Action::await_change());
+    }
+
+    let refresh = app.annotations().get(REFRESH).cloned();
+    let live_changed = ctx.live_changed.lock().await.remove(&name);
+    let memo = ctx
+        .memos
+        .lock()
+        .await
+        .get(&name)
+        .cloned()
+        .unwrap_or_default();
+    let spec_changed = memo.compared_generation != app.metadata.generation;
+    let due = until_due(&app, &ctx.opt);
+    let operation = app.operation.clone();
+
+    if refresh.is_none() && operation.is_none() && !live_changed && !spec_changed && !due.is_zero()
+    {
+        return Ok(Action::requeue(due));
+    }
+    let level = RefreshLevel {
+        resolve_revision: refresh.is_some() || spec_changed || operation.is_some(),
+        hard: refresh.as_deref() == Some("hard"),
+    };
+
+    if let Some(op) = operation {
+        run_operation(&api, &app, &op, &ctx, level).await?;
+    } else if let Err(e) = check_spec(&app) {
+        status::patch(
+            &api,
+            &name,
+            status::from_comparison_error(&app, condition::INVALID_SPEC_ERROR, e),
+        )
+        .await?;
+    } else {
+        match compare_app(&app, &ctx, None, level).await {
+            Ok(cmp) => {
+                write_comparison(&api, &app, &cmp, &ctx).await?;
+                auto_sync(&api, &app, &cmp, &ctx).await?;
+            }
+            Err(e) => comparison_failed(&api, &app, &ctx, e).await?,
+        }
+    }
+
+    if refresh.is_some() {
+        status::patch_app(
+            &api,
+            &name,
+            json!({ "metadata": { "annotations": { REFRESH: null } } }),
+        )
+        .await?;
+    }
+    let mut memos = ctx.memos.lock().await;
+    let memo = memos.entry(name).or_default();
+    memo.compared_generation = app.metadata.generation;
+    Ok(Action::requeue(resync_delay(&ctx.opt)))
+}
+
+fn check_spec(app: &Application) -> Result<(), String> {
+    compare::check_destination(app)?;
+    if app.primary_source().is_none() {
+        return Err("application has no source".into());
+    }
+    Ok(())
+}
+
+async fn compare_app(
+    app: &Application,
+    ctx: &Context,
+    revision: Option<&str>,
+    level: RefreshLevel,
+) -> Result<Comparison, Error> {
+    let mut repo = ctx.repo.clone();
+    let desired = compare::fetch_desired(&mut repo, app, revision, level).await?;
+    Ok(compare::compare(&ctx.live, &ctx.dry_runs, app, desired).await)
+}
+
+async fn write_comparison(
+    api: &Api<Application>,
+    app: &Application,
+    cmp: &Comparison,
+    ctx: &Context,
+) -> Result<(), Error> {
+    let name = app.name_any();
+    status::patch(api, &name, status::from_comparison(app, cmp)?).await?;
+    {
+        let mut memos = ctx.memos.lock().await;
+        let memo = memos.entry(name.clone()).or_default();
+        memo.last_good_compare = Some(Instant::now());
+        if cmp.synced {
+            memo.self_heal_attempts = 0;
+        }
+    }
+    tracing::info!(
+        target: "caravel::reconcile",
+        app = %name,
+        revision = %cmp.revision,
+        sync = if cmp.synced { sync_status::SYNCED } else { sync_status::OUT_OF_SYNC },
+        health = cmp.health.status.as_str(),
+        "compared"
+    );
+    if let Some(cache) = &ctx.app_state {
+        let managed = managed_resources(cmp);
+        if let Err(e) = cache
+            .set_managed_resources(&ctx.opt.namespace, &name, &managed)
+            .await
+        {
+            tracing::warn!(app = %name, error = %e, "publishing app state to redis failed");
+        }
+    }
+    Ok(())
+}
+
+/// A failed comparison. While the repo-server is briefly unreachable the
+/// status stays as it was (grace period); nothing is ever applied or pruned.
+async fn comparison_failed(
+    api: &Api<Application>,
+    app: &Application,
+    ctx: &Context,
+    e: Error,
+) -> Result<(), Error> {
+    let name = app.name_any();
+    if compare::is_unavailable(&e) {
+        let memo = ctx
+            .memos
+            .lock()
+            .await
+            .get(&name)
+            .cloned()
+            .unwrap_or_default();
+        let within_grace = memo
+            .last_good_compare
+            .is_some_and(|t| t.elapsed() < ctx.opt.repo_error_grace_period);
+        if within_grace {
+            tracing::warn!(app = %name, error = %e, "repo-server unreachable, keeping status within grace period");
+            return Ok(());
+        }
+    }
+    tracing::warn!(app = %name, error = %e, "comparison failed");
+    let type_ = match e {
+        Error::InvalidSpec(_) => condition::INVALID_SPEC_ERROR,
+        _ => condition::COMPARISON_ERROR,
+    };
+    status::patch(
+        api,
+        &name,
+        status::from_comparison_error(app, type_, e.to_string()),
+    )
+    .await
+}
+
+fn managed_resources(cmp: &Comparison) -> Vec<ManagedResource> {
+    cmp.resources
+        .iter()
+        .map(|r| {
+            let live = r
+                .live
+                .as_ref()
+                .and_then(|l| serde_json::to_value(&**l).ok())
+                .map(|l| caravel_diff::normalize(&l));
+            let target = r.target.as_ref().map(caravel_diff::normalize);
+            let (target, live_masked) = caravel_diff::mask_secrets(target.as_ref(), live.as_ref());
+            let (predicted, _) = caravel_diff::mask_secrets(r.predicted.as_ref(), live.as_ref());
+            ManagedResource {
+                group: r.gvk.group.clone(),
+                version: r.gvk.version.clone(),
+                kind: r.gvk.kind.clone(),
+                namespace: r.namespace.clone().unwrap_or_default(),
+                name: r.name.clone(),
+                target_state: target,
+                live_state: live_masked,
+                predicted_live_state: predicted,
+                modified: !r.synced,
+                hook: false,
+            }
+        })
+        .collect()
+}
+
+// === operations ===
+
+async fn run_operation(
+    api: &Api<Application>,
+    app: &Application,
+    op: &Operation,
+    ctx: &Context,
+    level: RefreshLevel,
+) -> Result<(), Error> {
+    let name = app.name_any();
+    let started_at = match app.status.as_ref().and_then(|s| s.operation_state.as_ref()) {
+        // Resuming after a restart: keep the original start time.
+        Some(s) if s.phase == phase::RUNNING && &s.operation == op => s.started_at.clone(),
+        _ => status::now(),
+    };
+    let mut state = OperationState {
+        operation: op.clone(),
+        phase: phase::RUNNING.to_owned(),
+        message: Some("syncing".to_owned()),
+        sync_result: None,
+        started_at: started_at.clone(),
+        finished_at: None,
+        retry_count: None,
+    };
+    status::patch(api, &name, json!({ "operationState": state })).await?;
+
+    let default_sync = SyncOperation::default();
+    let sync_op = op.sync.as_ref().unwrap_or(&default_sync);
+    let source = sync_op
+        .source
+        .clone()
+        .or_else(|| app.primary_source().cloned());
+    let mut target_app = app.clone();
+    if let (Some(src), true) = (&sync_op.source, app.spec.source.is_some()) {
+        target_app.spec.source = Some(src.clone());
+    }
+    let revision = sync_op.revision.as_deref().filter(|r| !r.is_empty());
+
+    let outcome = match check_spec(app) {
+        Err(e) => Err(e),
+        Ok(()) => compare_app(&target_app, ctx, revision, level)
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    let (cmp, outcome) = match outcome {
+        Ok(cmp) => {
+            let o = sync::run(&ctx.cluster, app, op, &cmp).await;
+            (Some(cmp), o)
+        }
+        Err(message) => (
+            None,
+            sync::SyncOutcome {
+                succeeded: false,
+                message,
+                results: vec![],
+            },
+        ),
+    };
+
+    let finished_at = status::now();
+    state.phase = if outcome.succeeded {
+        phase::SUCCEEDED
+    } else {
+        phase::FAILED
+    }
+    .to_owned();
+    state.message = Some(outcome.message.clone());
+    state.finished_at = Some(finished_at.clone());
+    state.sync_result = cmp.as_ref().map(|c| SyncOperationResult {
+        resources: Some(outcome.results.clone()),
+        revision: c.revision.clone(),
+        revisions: None,
+        source: source.clone(),
+        sources: None,
+    });
+
+    let mut patch = json!({ "operationState": state });
+    let dry_run = sync_op.dry_run.unwrap_or(false);
+    if let (true, false, Some(c)) = (outcome.succeeded, dry_run, &cmp) {
+        let mut history = app
+            .status
+            .as_ref()
+            .and_then(|s| s.history.clone())
+            .unwrap_or_default();
+        let id = history.iter().map(|h| h.id).max().map_or(0, |m| m + 1);
+        history.push(RevisionHistory {
+            id,
+            revision: Some(c.revision.clone()),
+            revisions: None,
+            source: source.clone(),
+            sources: None,
+            deployed_at: finished_at,
+            deploy_started_at: Some(started_at),
+            initiated_by: op.initiated_by.clone(),
+        });
+        let limit = app.revision_history_limit();
+        if history.len() > limit {
+            history.drain(..history.len() - limit);
+        }
+        patch["history"] = json!(history);
+    }
+    status::patch(api, &name, patch).await?;
+    status::patch_app(api, &name, json!({ "operation": null })).await?;
+    tracing::info!(
+        target: "caravel::sync",
+        app = %name,
+        phase = %state.phase,
+        message = %outcome.message,
+        "operation finished"
+    );
+
+    // Report the state the sync produced, compared with the app's own target.
+    let mut after = app.clone();
+    after.operation = None;
+    if let Some(s) = after.status.as_mut() {
+        s.operation_state = Some(state);
+    }
+    match compare_app(&after, ctx, None, RefreshLevel::default()).await {
+        Ok(c) => write_comparison(api, &after, &c, ctx).await,
+        Err(e) => comparison_failed(api, &after, ctx, e).await,
+    }
+}
+
+// === automated sync ===
+
+/// Argo CD's auto-sync rules: only when OutOfSync; never twice for the same
+/// revision unless self-heal is on (and then with backoff); never prune
+/// everything unless allowEmpty.
+async fn auto_sync(
+    api: &Api<Application>,
+    app: &Application,
+    cmp: &Comparison,
+    ctx: &Context,
+) -> Result<(), Error> {
+    let Some(auto) = app.automated() else {
+        return Ok(());
+    };
+    if cmp.synced
+        || app.operation.is_some()
+        || !cmp
+            .conditions
+            .iter()
+            .all(|c| c.type_ != condition::COMPARISON_ERROR)
+    {
+        return Ok(());
+    }
+    let name = app.name_any();
+    let last = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
+    let already_attempted = last.is_some_and(|s| {
+        s.sync_result
+            .as_ref()
+            .is_some_and(|r| r.revision == cmp.revision)
+            && s.phase != phase::RUNNING
+    });
+    let self_heal = auto.self_heal.unwrap_or(false);
+    if already_attempted {
+        let succeeded = last.is_some_and(|s| s.phase == phase::SUCCEEDED);
+        if !succeeded || !self_heal {
+            tracing::debug!(app = %name, revision = %cmp.revision, "skipping auto-sync: already attempted");
+            return Ok(());
+        }
+        // Self-heal with backoff: 2 s, 4 s, 8 s … capped at 5 min.
+        let mut memos = ctx.memos.lock().await;
+        let memo = memos.entry(name.clone()).or_default();
+        let backoff = Duration::from_secs(2u64.saturating_mul(1 << memo.self_heal_attempts.min(8)))
+            .min(Duration::from_secs(300));
+        if memo.last_self_heal.is_some_and(|t| t.elapsed() < backoff) {
+            return Ok(());
+        }
+        memo.self_heal_attempts += 1;
+        memo.last_self_heal = Some(Instant::now());
+    }
+    let prune = auto.prune.unwrap_or(false);
+    let desired_count = cmp.resources.iter().filter(|r| !r.requires_pruning).count();
+    let pruning = cmp.resources.iter().any(|r| r.requires_pruning);
+    if prune && pruning && desired_count == 0 && !auto.allow_empty.unwrap_or(false) {
+        let message =
+            "auto-sync will wipe out all resources: refusing (set allowEmpty to allow)".to_owned();
+        status::patch(api, &name, json!({ "conditions": status::merge_conditions(app, vec![compare::condition(condition::SYNC_ERROR, message)]) })).await?;
+        return Ok(());
+    }
+    let op = Operation {
+        sync: Some(SyncOperation {
+            revision: Some(cmp.revision.clone()),
+            prune: Some(prune),
+            ..Default::default()
+        }),
+        initiated_by: Some(OperationInitiator {
+            username: None,
+            automated: Some(true),
+        }),
+        retry: app.spec.sync_policy.as_ref().and_then(|p| p.retry.clone()),
+        ..Default::default()
+    };
+    tracing::info!(app = %name, revision = %cmp.revision, self_heal = already_attempted, "initiating automated sync");
+    status::patch_app(api, &name, json!({ "operation": op })).await
+}
