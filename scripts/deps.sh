@@ -16,7 +16,11 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 log() { printf '[deps] %s\n' "$*" >&2; }
 
 packages=(etcd-server redis-server git golang-1.19-go rsync jq make gcc
-  pkg-config libssl-dev dpkg-dev openssl ca-certificates curl)
+  pkg-config libssl-dev dpkg-dev openssl ca-certificates curl
+  golang-github-modern-go-reflect2-dev)
+
+# Bumped whenever the control-plane build changes, so caches rebuild.
+BUILD_ID="v1.20.2+reflect2-1.0.2"
 
 missing=()
 for p in "${packages[@]}"; do
@@ -33,7 +37,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   pkill -x etcd 2>/dev/null || true
 fi
 
-if [ -x "$K8S_BIN/kube-apiserver" ] && [ -x "$K8S_BIN/kube-controller-manager" ]; then
+if [ -x "$K8S_BIN/kube-apiserver" ] && [ -x "$K8S_BIN/kube-controller-manager" ] &&
+  [ "$(cat "$K8S_BIN/.build-id" 2>/dev/null)" = "$BUILD_ID" ]; then
   log "control plane $K8S_VERSION cached in $K8S_BIN"
   exit 0
 fi
@@ -50,6 +55,12 @@ rm -rf "$work"
 mkdir -p "$work"
 (cd "$work" && apt-get source -qq --download-only kubernetes >/dev/null && dpkg-source -x --no-check ./*.dsc tree >/dev/null)
 tree="$work/tree"
+# The vendored modern-go/reflect2 1.0.1 corrupts map iteration under Go >= 1.18
+# (the apiserver segfaults encoding custom resources); Debian's 1.0.2 fixes it.
+rm -rf "$tree/vendor/github.com/modern-go/reflect2"
+cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$tree/vendor/github.com/modern-go/reflect2"
+sed -i 's#^\(github.com/modern-go/reflect2\) v1.0.1#\1 v1.0.2#; s#^\(\# github.com/modern-go/reflect2\) v1.0.1#\1 v1.0.2#' "$tree/vendor/modules.txt"
+sed -i 's#\(github.com/modern-go/reflect2\) v1.0.1#\1 v1.0.2#' "$tree/go.mod"
 mkdir -p "$tree/.go/src/k8s.io"
 ln -sfn "$tree" "$tree/.go/src/k8s.io/kubernetes"
 (
@@ -63,5 +74,6 @@ ln -sfn "$tree" "$tree/.go/src/k8s.io/kubernetes"
 )
 mkdir -p "$K8S_BIN"
 cp "$tree/_output/bin/kube-apiserver" "$tree/_output/bin/kube-controller-manager" "$K8S_BIN/"
+echo "$BUILD_ID" >"$K8S_BIN/.build-id"
 rm -rf "$work"
 log "control plane built into $K8S_BIN"

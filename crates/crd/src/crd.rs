@@ -139,6 +139,12 @@ mod tests {
         assert!(spec.get("additionalProperties").is_none());
         assert!(spec["properties"]["syncPolicy"]["properties"]["automated"].is_object());
         assert!(schema["properties"]["operation"].is_object());
+        let mut defaults = vec![];
+        find_key(schema, "default", &mut defaults);
+        assert!(
+            defaults.is_empty(),
+            "no defaults in the schema: {defaults:?}"
+        );
         Ok(())
     }
 

@@ -46,6 +46,12 @@ pub fn structural_schema<T: JsonSchema>() -> Value {
 fn make_structural(value: &mut Value) {
     match value {
         Value::Object(map) => {
+            // A schema node (its "type" is a string, unlike a `properties`
+            // map that happens to have a property called "type"): defaults
+            // would be applied by the apiserver; serde's are not meant so.
+            if map.get("type").is_some_and(Value::is_string) {
+                map.remove("default");
+            }
             let open = matches!(map.get("additionalProperties"), Some(Value::Bool(true)))
                 || matches!(map.get("additionalProperties"), Some(Value::Object(o)) if o.is_empty());
             if open && map.contains_key("properties") {

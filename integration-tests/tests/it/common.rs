@@ -1,0 +1,353 @@
+//! A per-test Caravel: its own Application namespace, Redis and the three
+//! services as processes, on the shared control plane.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+use caravel_crd::Application;
+use caravel_integration_tests::net::free_port;
+use caravel_integration_tests::{shared, GitRepo, ManagedProcess, ProcessSpec, Redis, TestEnv};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::Api;
+use serde_json::{json, Value};
+use tokio::sync::OnceCell;
+
+pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";
+
+static CRDS: OnceCell<()> = OnceCell::const_new();
+
+/// The shared environment with Caravel's CRDs installed.
+pub async fn env() -> Result<&'static TestEnv> {
+    caravel_integration_tests::install_crypto_provider();
+    let env = shared().await?;
+    CRDS.get_or_try_init(|| async {
+        let dir = workspace().join("deploy/crds");
+        env.kubectl(&["apply", "-f", dir.to_str().context("crd path")?])
+            .await?;
+        env.kubectl(&[
+            "wait",
+            "--for=condition=established",
+            "--timeout=60s",
+            "crd/applications.argoproj.io",
+            "crd/appprojects.argoproj.io",
+        ])
+        .await?;
+        anyhow::Ok(())
+    })
+    .await?;
+    Ok(env)
+}
+
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Options for one Caravel instance.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub resync: &'static str,
+    pub otlp: bool,
+    /// Start the api-server too (only the CLI tests need it).
+    pub api_server: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            resync: "5s",
+            otlp: false,
+            api_server: false,
+        }
+    }
+}
+
+pub struct Caravel {
+    pub env: &'static TestEnv,
+    pub client: kube::Client,
+    /// Namespace the Applications live in (the controller's namespace).
+    pub app_ns: String,
+    pub redis: Redis,
+    pub repo_server_addr: String,
+    pub api_server_addr: String,
+    pub redis_prefix: String,
+    pub repo_server: ManagedProcess,
+    pub controller: ManagedProcess,
+    pub api_server: Option<ManagedProcess>,
+}
+
+impl Caravel {
+    pub async fn start(prefix: &str) -> Result<Self> {
+        Self::start_with(prefix, Options::default()).await
+    }
+
+    pub async fn start_with(prefix: &str, opts: Options) -> Result<Self> {
+        let env = env().await?;
+        let client = env.kube_client()?;
+        let app_ns = env.create_namespace(&format!("{prefix}-apps")).await?;
+        let dir = env.test_dir(prefix)?;
+        let redis = Redis::start().await?;
+        let redis_prefix = format!("caravel-{app_ns}");
+        let kubeconfig = env.kubeconfig_path().to_path_buf();
+
+        let repo_port = free_port()?;
+        let api_port = free_port()?;
+        let health_port = free_port()?;
+        let repo_server_addr = format!("127.0.0.1:{repo_port}");
+        let api_server_addr = format!("127.0.0.1:{api_port}");
+
+        let with_otel = |spec: ProcessSpec| {
+            let spec = spec
+                .env("RUST_LOG", "info,caravel=debug")
+                .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+            if opts.otlp {
+                spec.env("OTEL_EXPORTER_OTLP_ENDPOINT", env.otlp_endpoint())
+                    .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+            } else {
+                spec
+            }
+        };
+
+        let repo_server = with_otel(
+            ProcessSpec::cargo_binary("caravel-repo-server", dir.join("repo-server.log"))?
+                .args(["--listen", &repo_server_addr])
+                .args(["--redis-url", &redis.url()])
+                .args(["--redis-key-prefix", &redis_prefix])
+                .args(["--cache-signing-key", "integration-test-key"])
+                .arg("--repo-cache-dir")
+                .arg(dir.join("repos")),
+        )
+        .spawn()?;
+        caravel_integration_tests::net::wait_for_tcp(repo_port, Duration::from_secs(30)).await?;
+
+        let controller = with_otel(
+            ProcessSpec::cargo_binary(
+                "caravel-application-controller",
+                dir.join("controller.log"),
+            )?
+            .args(["--namespace", &app_ns])
+            .args(["--repo-server", &repo_server_addr])
+            .args(["--app-resync-period", opts.resync])
+            .args(["--app-resync-jitter", "1s"])
+            .args(["--redis-url", &redis.url()])
+            .args(["--redis-key-prefix", &redis_prefix])
+            .args(["--health-listen", &format!("127.0.0.1:{health_port}")])
+            .arg("--kubeconfig")
+            .arg(&kubeconfig),
+        )
+        .spawn()?;
+
+        let api_server = if opts.api_server {
+            let p = with_otel(
+                ProcessSpec::cargo_binary("caravel-api-server", dir.join("api-server.log"))?
+                    .args(["--listen", &api_server_addr])
+                    .args(["--namespace", &app_ns])
+                    .args(["--redis-url", &redis.url()])
+                    .args(["--redis-key-prefix", &redis_prefix])
+                    .env("KUBECONFIG", &kubeconfig),
+            )
+            .spawn()?;
+            caravel_integration_tests::net::wait_for_tcp(api_port, Duration::from_secs(30)).await?;
+            Some(p)
+        } else {
+            None
+        };
+        caravel_integration_tests::net::wait_for_tcp(health_port, Duration::from_secs(30)).await?;
+
+        Ok(Self {
+            env,
+            client,
+            app_ns,
+            redis,
+            repo_server_addr,
+            api_server_addr,
+            redis_prefix,
+            repo_server,
+            controller,
+            api_server,
+        })
+    }
+
+    pub fn apps(&self) -> Api<Application> {
+        Api::namespaced(self.client.clone(), &self.app_ns)
+    }
+
+    /// A destination namespace for this test.
+    pub async fn dest_namespace(&self, prefix: &str) -> Result<String> {
+        self.env.create_namespace(prefix).await
+    }
+
+    /// Creates an Application for a directory in `repo`.
+    pub async fn create_app(
+        &self,
+        name: &str,
+        repo_url: &str,
+        path: &str,
+        dest_ns: &str,
+        sync_policy: Value,
+    ) -> Result<Application> {
+        let app: Application = serde_json::from_value(json!({
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": { "name": name, "namespace": self.app_ns },
+            "spec": {
+                "project": "default",
+                "source": { "repoURL": repo_url, "path": path, "targetRevision": "HEAD" },
+                "destination": { "server": IN_CLUSTER, "namespace": dest_ns },
+                "syncPolicy": sync_policy,
+            }
+        }))?;
+        Ok(self.apps().create(&PostParams::default(), &app).await?)
+    }
+
+    /// Waits until `pred` holds for the Application, or fails with its last state and logs.
+    pub async fn wait_app(
+        &self,
+        name: &str,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&Application) -> bool,
+    ) -> Result<Application> {
+        let apps = self.apps();
+        let started = Instant::now();
+        let mut last = None;
+        while started.elapsed() < timeout {
+            if let Some(app) = apps.get_opt(name).await? {
+                if pred(&app) {
+                    return Ok(app);
+                }
+                last = Some(app);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        bail!(
+            "timed out after {timeout:?} waiting for {what} on app {name}\nlast status: {}\n--- controller log ---\n{}\n--- repo-server log ---\n{}",
+            serde_json::to_string_pretty(&last.map(|a| a.status)).unwrap_or_default(),
+            self.controller.log_tail(60),
+            self.repo_server.log_tail(30),
+        )
+    }
+
+    /// Asks for a refresh the way `argocd app get --refresh` does.
+    pub async fn refresh(&self, name: &str, kind: &str) -> Result<()> {
+        let patch =
+            json!({ "metadata": { "annotations": { "argocd.argoproj.io/refresh": kind } } });
+        self.apps()
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await?;
+        Ok(())
+    }
+
+    /// The last lines of every service's log, for failure messages.
+    pub fn logs(&self) -> String {
+        let api = self
+            .api_server
+            .as_ref()
+            .map(|p| p.log_tail(40))
+            .unwrap_or_default();
+        format!(
+            "--- controller ---\n{}\n--- repo-server ---\n{}\n--- api-server ---\n{api}",
+            self.controller.log_tail(40),
+            self.repo_server.log_tail(20)
+        )
+    }
+
+    /// Runs the `caravel` CLI against this instance's api-server.
+    pub async fn cli(&self, args: &[&str]) -> Result<std::process::Output> {
+        let bin = caravel_integration_tests::binary_path("caravel")?;
+        let out = tokio::process::Command::new(bin)
+            .args(args)
+            .env("CARAVEL_SERVER", &self.api_server_addr)
+            .env("CARAVEL_APP_NAMESPACE", &self.app_ns)
+            .output()
+            .await?;
+        Ok(out)
+    }
+}
+
+pub fn sync_status(app: &Application) -> &str {
+    app.status
+        .as_ref()
+        .and_then(|s| s.sync.as_ref())
+        .map(|s| s.status.as_str())
+        .unwrap_or("")
+}
+
+pub fn health_status(app: &Application) -> &str {
+    app.status
+        .as_ref()
+        .and_then(|s| s.health.as_ref())
+        .and_then(|h| h.status.as_deref())
+        .unwrap_or("")
+}
+
+pub fn revision(app: &Application) -> &str {
+    app.status
+        .as_ref()
+        .and_then(|s| s.sync.as_ref())
+        .and_then(|s| s.revision.as_deref())
+        .unwrap_or("")
+}
+
+pub fn history_len(app: &Application) -> usize {
+    app.status
+        .as_ref()
+        .and_then(|s| s.history.as_ref())
+        .map_or(0, Vec::len)
+}
+
+pub fn operation_phase(app: &Application) -> &str {
+    app.status
+        .as_ref()
+        .and_then(|s| s.operation_state.as_ref())
+        .map(|o| o.phase.as_str())
+        .unwrap_or("")
+}
+
+/// The Deployment + Service + ConfigMap app the acceptance scenarios use.
+pub fn guestbook(greeting: &str, replicas: u32) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "guestbook/configmap.yaml",
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: guestbook-config\ndata:\n  GREETING: \"{greeting}\"\n"),
+        ),
+        (
+            "guestbook/deployment.yaml",
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: guestbook-ui\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels:\n      app: guestbook-ui\n  template:\n    metadata:\n      labels:\n        app: guestbook-ui\n    spec:\n      containers:\n        - name: ui\n          image: gcr.io/heptio-images/ks-guestbook-demo:0.2\n          ports:\n            - containerPort: 80\n"
+            ),
+        ),
+        (
+            "guestbook/service.yaml",
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: guestbook-ui\nspec:\n  selector:\n    app: guestbook-ui\n  ports:\n    - port: 80\n      targetPort: 80\n".to_owned(),
+        ),
+    ]
+}
+
+pub async fn guestbook_repo(env: &TestEnv) -> Result<(GitRepo, String)> {
+    env.git()
+        .create_repo_with("guestbook", guestbook("hello", 2))
+        .await
+}
+
+/// Polls `f` until it returns Some, or fails after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let started = Instant::now();
+    loop {
+        match f().await {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => {}
+            Err(e) if started.elapsed() >= timeout => return Err(e),
+            Err(_) => {}
+        }
+        if started.elapsed() >= timeout {
+            bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,15 @@
+//! End-to-end tests: the three services as processes against a real
+//! kube-apiserver, real Redis and real Git. One test binary; one shared
+//! control plane per run; each test gets its own namespaces, Redis and
+//! services, so tests run in parallel.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod cache;
+mod cli;
+mod crds;
+mod errors;
+mod sync;
+mod tracing;
