@@ -20,7 +20,7 @@ packages=(etcd-server redis-server git golang-1.19-go rsync jq make gcc
   golang-github-modern-go-reflect2-dev)
 
 # Bumped whenever the control-plane build changes, so caches rebuild.
-BUILD_ID="v1.20.2+reflect2-1.0.2"
+BUILD_ID="v1.20.2+reflect2-1.0.2+zero-value-validation"
 
 missing=()
 for p in "${packages[@]}"; do
@@ -61,6 +61,14 @@ rm -rf "$tree/vendor/github.com/modern-go/reflect2"
 cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$tree/vendor/github.com/modern-go/reflect2"
 sed -i 's#^\(github.com/modern-go/reflect2\) v1.0.1#\1 v1.0.2#; s#^\(\# github.com/modern-go/reflect2\) v1.0.1#\1 v1.0.2#' "$tree/vendor/modules.txt"
 sed -i 's#\(github.com/modern-go/reflect2\) v1.0.1#\1 v1.0.2#' "$tree/go.mod"
+# Schema validation compares two reflect.Values with DeepEqual to detect
+# "null"; under Go >= 1.18 that is true for "" too, so every empty string in
+# a custom resource is rejected. Only a nil value is null (the check's
+# behaviour under the Go it was written for).
+for f in vendor/k8s.io/kube-openapi/pkg/validation/validate/type.go vendor/github.com/go-openapi/validate/type.go; do
+  sed -i 's#if data == nil || reflect.DeepEqual(reflect.Zero(reflect.TypeOf(data)), reflect.ValueOf(data)) {#if data == nil {#' "$tree/$f"
+  grep -q 'if data == nil {' "$tree/$f" || { echo "patching $f failed" >&2; exit 1; }
+done
 mkdir -p "$tree/.go/src/k8s.io"
 ln -sfn "$tree" "$tree/.go/src/k8s.io/kubernetes"
 (

@@ -391,18 +391,21 @@ async fn desired_resource(
             .or_else(|| dest_ns.map(str::to_owned));
         match ns {
             Some(ns) => Some(ns),
-            None => return Err((
-                None,
-                format!(
+            None => {
+                return Err((
+                    None,
+                    format!(
                     "{}/{name}: namespaced object without a namespace and no destination namespace",
                     gvk.kind
                 ),
-            )),
+                ))
+            }
         }
     } else {
         None
     };
     stamp(&mut manifest, app_name, &gvk, namespace.as_deref(), &name);
+    default_port_protocols(&mut manifest, &gvk);
 
     let current = live
         .get(&gvk, namespace.as_deref(), &name)
@@ -457,6 +460,43 @@ fn stamp(
         }
         if let Some(a) = annotations.as_object_mut() {
             a.insert(TRACKING_ID.into(), Value::String(id.to_string()));
+        }
+    }
+}
+
+/// Server-side apply on apiservers before 1.21 rejects a port list entry
+/// without `protocol`, a key of that list-map it cannot default itself
+/// ("associative list with keys has an element that omits key field").
+/// Filling in the server's own default (TCP) changes nothing on any
+/// version, so the compared and applied object is the same everywhere.
+fn default_port_protocols(manifest: &mut Value, gvk: &GroupVersionKind) {
+    let pod_spec = match (gvk.group.as_str(), gvk.kind.as_str()) {
+        ("", "Service") => {
+            fill_protocol(manifest.pointer_mut("/spec/ports"));
+            return;
+        }
+        ("", "Pod") => "/spec",
+        ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+        | ("", "ReplicationController")
+        | ("batch", "Job") => "/spec/template/spec",
+        ("batch", "CronJob") => "/spec/jobTemplate/spec/template/spec",
+        _ => return,
+    };
+    for list in ["containers", "initContainers"] {
+        let path = format!("{pod_spec}/{list}");
+        if let Some(containers) = manifest.pointer_mut(&path).and_then(Value::as_array_mut) {
+            for c in containers {
+                fill_protocol(c.get_mut("ports"));
+            }
+        }
+    }
+}
+
+fn fill_protocol(ports: Option<&mut Value>) {
+    for port in ports.and_then(Value::as_array_mut).into_iter().flatten() {
+        if let Some(p) = port.as_object_mut() {
+            p.entry("protocol")
+                .or_insert_with(|| Value::String("TCP".into()));
         }
     }
 }
@@ -600,6 +640,29 @@ mod tests {
         assert_eq!(
             m["metadata"]["annotations"][TRACKING_ID],
             "app:/Namespace:/x"
+        );
+    }
+
+    #[test]
+    fn port_protocols_default_to_tcp_on_services_and_pod_templates() {
+        let mut svc = json!({"spec": {"ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}]}});
+        default_port_protocols(&mut svc, &GroupVersionKind::gvk("", "v1", "Service"));
+        assert_eq!(svc["spec"]["ports"][0]["protocol"], "TCP");
+        assert_eq!(svc["spec"]["ports"][1]["protocol"], "UDP");
+        let mut dep = json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80}]}]}}}});
+        default_port_protocols(&mut dep, &GroupVersionKind::gvk("apps", "v1", "Deployment"));
+        assert_eq!(
+            dep["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"],
+            "TCP"
+        );
+        let mut custom = json!({"spec": {"ports": [{"port": 80}]}});
+        default_port_protocols(
+            &mut custom,
+            &GroupVersionKind::gvk("example.com", "v1", "Service"),
+        );
+        assert!(
+            custom["spec"]["ports"][0].get("protocol").is_none(),
+            "other groups are left alone"
         );
     }
 

@@ -499,6 +499,11 @@ async fn auto_sync(
         memo.last_self_heal = Some(Instant::now());
     }
     let prune = auto.prune.unwrap_or(false);
+    if !prune && cmp.resources.iter().all(|r| r.synced || r.requires_pruning) {
+        // As Argo CD: nothing to apply, and pruning is not automated.
+        tracing::debug!(app = %name, "skipping auto-sync: only pruning is needed and automated prune is off");
+        return Ok(());
+    }
     let desired_count = cmp.resources.iter().filter(|r| !r.requires_pruning).count();
     let pruning = cmp.resources.iter().any(|r| r.requires_pruning);
     if prune && pruning && desired_count == 0 && !auto.allow_empty.unwrap_or(false) {
