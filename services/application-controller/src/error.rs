@@ -13,6 +13,8 @@ pub enum Error {
     UnknownKind(String),
     #[error("invalid application spec: {0}")]
     InvalidSpec(String),
+    #[error("live state: {0}")]
+    LiveState(String),
     #[error("serializing: {0}")]
     Json(#[from] serde_json::Error),
 }
@@ -25,6 +27,7 @@ impl Error {
             Error::Manifest(_) => "manifest",
             Error::UnknownKind(_) => "unknown_kind",
             Error::InvalidSpec(_) => "invalid_spec",
+            Error::LiveState(_) => "live_state",
             Error::Json(_) => "json",
         }
     }

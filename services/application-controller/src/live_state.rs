@@ -61,7 +61,7 @@ impl LiveStateCache {
         };
         match tokio::time::timeout(INITIAL_LIST_TIMEOUT, store.wait_until_ready()).await {
             Ok(Ok(())) => Ok((info, store)),
-            _ => Err(Error::RepoServer(format!(
+            _ => Err(Error::LiveState(format!(
                 "listing {} did not finish within {INITIAL_LIST_TIMEOUT:?}",
                 crate::cluster::gvk_label(gvk)
             ))),

@@ -308,8 +308,10 @@ fn managed_resources(cmp: &Comparison) -> Vec<ManagedResource> {
                 .and_then(|l| serde_json::to_value(&**l).ok())
                 .map(|l| caravel_diff::normalize(&l));
             let target = r.target.as_ref().map(caravel_diff::normalize);
-            let (target, live_masked) = caravel_diff::mask_secrets(target.as_ref(), live.as_ref());
-            let (predicted, _) = caravel_diff::mask_secrets(r.predicted.as_ref(), live.as_ref());
+            // Live and predicted are what a diff compares: mask them together
+            // so an unchanged secret value masks identically on both sides.
+            let (predicted, live_masked) = caravel_diff::mask_secrets(r.predicted.as_ref(), live.as_ref());
+            let (target, _) = caravel_diff::mask_secrets(target.as_ref(), live.as_ref());
             ManagedResource {
                 group: r.gvk.group.clone(),
                 version: r.gvk.version.clone(),

@@ -108,6 +108,12 @@ pub fn from_comparison(app: &Application, cmp: &Comparison) -> Result<Value, Err
         last_transition_time,
     };
     let now = now();
+    // Merge patches keep keys that are left out: an absent message must be
+    // an explicit null, or the previous one would linger.
+    let mut health = serde_json::to_value(health)?;
+    if let Some(h) = health.as_object_mut() {
+        h.entry("message").or_insert(Value::Null);
+    }
     Ok(json!({
         "sync": sync,
         "health": health,
