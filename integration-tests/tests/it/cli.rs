@@ -69,13 +69,19 @@ async fn cli_diff_sync_and_get_drive_a_manual_app() -> Result<()> {
     let get = caravel.cli(&["app", "get", "manual", "-o", "json"]).await?;
     assert!(get.status.success(), "{}", text(&get));
     let app: serde_json::Value = serde_json::from_slice(&get.stdout)?;
-    assert_eq!(app["status"]["sync"]["status"], "Synced");
+    assert_eq!(
+        app["status"]["sync"]["status"],
+        "Synced",
+        "{:#}\n{}",
+        app["status"]["resources"],
+        caravel.logs()
+    );
     assert_eq!(app["status"]["sync"]["revision"], sha.as_str());
     assert_eq!(app["status"]["operationState"]["phase"], "Succeeded");
     assert_eq!(app["status"]["history"].as_array().map(Vec::len), Some(1));
     assert_eq!(
-        app["status"]["history"][0]["initiatedBy"]["username"].is_string(),
-        true
+        app["status"]["history"][0]["initiatedBy"]["username"],
+        "admin"
     );
 
     let history = caravel.cli(&["app", "history", "manual"]).await?;

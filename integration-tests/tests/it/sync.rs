@@ -144,11 +144,10 @@ async fn automated_app_syncs_directory_then_follows_a_new_commit() -> Result<()>
     );
     let app = caravel.apps().get("guestbook").await?;
     assert!(
-        app.metadata
+        !app.metadata
             .annotations
             .unwrap_or_default()
-            .get("argocd.argoproj.io/refresh")
-            .is_none(),
+            .contains_key("argocd.argoproj.io/refresh"),
         "the refresh annotation is removed after the refresh"
     );
     Ok(())

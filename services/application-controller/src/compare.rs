@@ -518,26 +518,37 @@ async fn diff_resource(
         });
         return Ok(());
     };
-    let live_json = serde_json::to_value(&**current)?;
-    r.health = Some(caravel_health::assess_or_healthy(&live_json));
+    let api = cluster.api(info, r.namespace.as_deref());
     let key = DryRunCache::key(target, current);
     let cached = dry_runs.entries.lock().await.get(&key).cloned();
     let predicted = match cached {
         Some(p) => p,
         None => {
-            let api = cluster.api(info, r.namespace.as_deref());
             let mut params = PatchParams::apply(FIELD_MANAGER).force();
             params.dry_run = true;
             let obj = api.patch(&r.name, &params, &Patch::Apply(target)).await?;
             let p = caravel_diff::normalize(&serde_json::to_value(&obj)?);
-            let mut entries = dry_runs.entries.lock().await;
-            if entries.len() >= DRY_RUN_CACHE_MAX {
-                entries.clear();
+            if obj.metadata.resource_version == current.metadata.resource_version {
+                let mut entries = dry_runs.entries.lock().await;
+                if entries.len() >= DRY_RUN_CACHE_MAX {
+                    entries.clear();
+                }
+                entries.insert(key, p.clone());
+            } else if let Some(mut fresh) = api.get_opt(&r.name).await? {
+                // The dry run started from the server's current object and
+                // the cache's copy is older (its watch event is in flight):
+                // compare the same version on both sides.
+                fresh.metadata.managed_fields = None;
+                r.live = Some(Arc::new(fresh));
             }
-            entries.insert(key, p.clone());
             p
         }
     };
+    let Some(current) = &r.live else {
+        return Ok(());
+    };
+    let live_json = serde_json::to_value(&**current)?;
+    r.health = Some(caravel_health::assess_or_healthy(&live_json));
     r.synced = caravel_diff::normalize(&live_json) == predicted;
     r.predicted = Some(predicted);
     if !is_own_tracking_id(current, &r.gvk)

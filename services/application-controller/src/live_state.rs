@@ -115,6 +115,37 @@ impl LiveStateCache {
         Ok((info, store.get(&key)))
     }
 
+    /// Waits (bounded by `timeout`) until the cache has seen this object at
+    /// `resource_version` or later, or its deletion when `None`; so a
+    /// comparison right after a sync sees what the sync wrote.
+    pub async fn wait_for(
+        &self,
+        gvk: &GroupVersionKind,
+        namespace: Option<&str>,
+        name: &str,
+        resource_version: Option<&str>,
+        timeout: Duration,
+    ) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let caught_up = match self.get(gvk, namespace, name).await {
+                Ok((_, current)) => match (resource_version, current) {
+                    (None, None) => true,
+                    (None, Some(_)) => false,
+                    (Some(_), None) => false,
+                    (Some(want), Some(obj)) => {
+                        is_at_least(obj.metadata.resource_version.as_deref(), want)
+                    }
+                },
+                Err(_) => true,
+            };
+            if caught_up || tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Every object of kind `gvk` whose tracking id names `app` and was
     /// written for that very object (a copied annotation does not count).
     pub async fn tracked_by(
@@ -126,6 +157,18 @@ impl LiveStateCache {
         Ok(store.state_filter(|o| {
             tracking_app(o).as_deref() == Some(app) && is_own_tracking_id(o, gvk)
         }))
+    }
+}
+
+/// Resource versions are opaque, but etcd's are increasing integers; fall
+/// back to equality for anything else.
+fn is_at_least(have: Option<&str>, want: &str) -> bool {
+    match (
+        have.and_then(|h| h.parse::<u64>().ok()),
+        want.parse::<u64>().ok(),
+    ) {
+        (Some(h), Some(w)) => h >= w,
+        _ => have == Some(want),
     }
 }
 
@@ -154,4 +197,18 @@ pub fn is_own_tracking_id(o: &DynamicObject, gvk: &GroupVersionKind) -> bool {
         o.metadata.namespace.as_deref().unwrap_or(""),
         o.metadata.name.as_deref().unwrap_or(""),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_at_least;
+
+    #[test]
+    fn resource_versions_compare_as_numbers_when_they_are_numbers() {
+        assert!(is_at_least(Some("120"), "99"));
+        assert!(is_at_least(Some("99"), "99"));
+        assert!(!is_at_least(Some("98"), "99"));
+        assert!(is_at_least(Some("abc"), "abc"));
+        assert!(!is_at_least(None, "1"));
+    }
 }

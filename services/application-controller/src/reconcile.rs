@@ -29,6 +29,10 @@ use crate::compare::{self, Comparison, DryRunCache, RefreshLevel};
 use crate::live_state::LiveStateCache;
 use crate::{status, sync, Error, Opt};
 
+/// How long a comparison after a sync waits for the watch to deliver what
+/// the sync wrote.
+const LIVE_CATCH_UP: Duration = Duration::from_secs(5);
+
 /// What the controller remembers about an app between reconciles.
 #[derive(Clone, Debug, Default)]
 struct AppMemo {
@@ -310,7 +314,8 @@ fn managed_resources(cmp: &Comparison) -> Vec<ManagedResource> {
             let target = r.target.as_ref().map(caravel_diff::normalize);
             // Live and predicted are what a diff compares: mask them together
             // so an unchanged secret value masks identically on both sides.
-            let (predicted, live_masked) = caravel_diff::mask_secrets(r.predicted.as_ref(), live.as_ref());
+            let (predicted, live_masked) =
+                caravel_diff::mask_secrets(r.predicted.as_ref(), live.as_ref());
             let (target, _) = caravel_diff::mask_secrets(target.as_ref(), live.as_ref());
             ManagedResource {
                 group: r.gvk.group.clone(),
@@ -383,6 +388,7 @@ async fn run_operation(
                 succeeded: false,
                 message,
                 results: vec![],
+                written: vec![],
             },
         ),
     };
@@ -430,7 +436,6 @@ async fn run_operation(
         patch["history"] = json!(history);
     }
     status::patch(api, &name, patch).await?;
-    status::patch_app(api, &name, json!({ "operation": null })).await?;
     tracing::info!(
         target: "caravel::sync",
         app = %name,
@@ -439,16 +444,31 @@ async fn run_operation(
         "operation finished"
     );
 
-    // Report the state the sync produced, compared with the app's own target.
+    // Report the state the sync produced (compared with the app's own
+    // target) before the operation is cleared, so whoever waits for the
+    // operation to end reads the new status.
+    for w in &outcome.written {
+        ctx.live
+            .wait_for(
+                &w.gvk,
+                w.namespace.as_deref(),
+                &w.name,
+                w.resource_version.as_deref(),
+                LIVE_CATCH_UP,
+            )
+            .await;
+    }
     let mut after = app.clone();
     after.operation = None;
     if let Some(s) = after.status.as_mut() {
         s.operation_state = Some(state);
     }
-    match compare_app(&after, ctx, None, RefreshLevel::default()).await {
+    let reported = match compare_app(&after, ctx, None, RefreshLevel::default()).await {
         Ok(c) => write_comparison(api, &after, &c, ctx).await,
         Err(e) => comparison_failed(api, &after, ctx, e).await,
-    }
+    };
+    status::patch_app(api, &name, json!({ "operation": null })).await?;
+    reported
 }
 
 // === automated sync ===

@@ -18,6 +18,29 @@ pub struct SyncOutcome {
     pub succeeded: bool,
     pub message: String,
     pub results: Vec<ResourceResult>,
+    /// What the sync wrote: each object and the resourceVersion the server
+    /// returned (`None` for deletions), so the live cache can catch up.
+    pub written: Vec<Written>,
+}
+
+/// One object a sync created, changed or deleted.
+#[derive(Clone, Debug)]
+pub struct Written {
+    pub gvk: kube::api::GroupVersionKind,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub resource_version: Option<String>,
+}
+
+impl Written {
+    fn of(r: &ResourceState, resource_version: Option<String>) -> Self {
+        Self {
+            gvk: r.gvk.clone(),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+            resource_version,
+        }
+    }
 }
 
 /// Options in effect for one operation: the app's plus the operation's.
@@ -154,6 +177,7 @@ pub async fn run(
             succeeded: false,
             message: format!("ComparisonError: {}", c.message),
             results: vec![],
+            written: vec![],
         };
     }
 
@@ -182,12 +206,14 @@ pub async fn run(
                 succeeded: false,
                 message: format!("creating namespace: {e}"),
                 results: vec![],
+                written: vec![],
             };
         }
     }
 
     // Dry-run every task first: a failure changes nothing.
     let mut results = Vec::new();
+    let mut written = Vec::new();
     let mut failed = false;
     for r in &tasks {
         if let Err(e) = apply(cluster, r, true, opts.force).await {
@@ -204,6 +230,7 @@ pub async fn run(
             succeeded: false,
             message: "one or more objects failed to apply (dry run)".into(),
             results,
+            written,
         };
     }
 
@@ -214,7 +241,10 @@ pub async fn run(
             "serverside-applied"
         };
         match apply(cluster, r, opts.dry_run, opts.force).await {
-            Ok(()) => {
+            Ok(rv) => {
+                if !opts.dry_run {
+                    written.push(Written::of(r, rv));
+                }
                 tracing::info!(target: "caravel::sync", resource = %r.label(), "applied");
                 results.push(result(r, "Synced", format!("{} {verb}", describe(r))));
             }
@@ -248,7 +278,10 @@ pub async fn run(
                 ));
             } else {
                 match prune(cluster, r, opts.propagation.clone()).await {
-                    Ok(()) => results.push(result(r, "Pruned", "pruned".into())),
+                    Ok(()) => {
+                        written.push(Written::of(r, None));
+                        results.push(result(r, "Pruned", "pruned".into()));
+                    }
                     Err(e) => {
                         failed = true;
                         results.push(result(r, "SyncFailed", e.to_string()));
@@ -268,6 +301,7 @@ pub async fn run(
             "successfully synced (all tasks run)".into()
         },
         results,
+        written,
     }
 }
 
@@ -275,12 +309,13 @@ fn is_missing_namespace(e: &Error) -> bool {
     matches!(e, Error::Kube(kube::Error::Api(s)) if s.code == 404)
 }
 
+/// Server-side applies one object; returns the resourceVersion stored.
 async fn apply(
     cluster: &Cluster,
     r: &ResourceState,
     dry_run: bool,
     force: bool,
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
     let (Some(target), Some(info)) = (&r.target, &r.kind) else {
         return Err(Error::UnknownKind(crate::cluster::gvk_label(&r.gvk)));
     };
@@ -288,12 +323,12 @@ async fn apply(
     let mut params = PatchParams::apply(FIELD_MANAGER).force();
     params.dry_run = dry_run;
     match api.patch(&r.name, &params, &Patch::Apply(target)).await {
-        Ok(_) => Ok(()),
+        Ok(obj) => Ok(obj.metadata.resource_version),
         // Force=true: replace an object whose immutable fields changed.
         Err(kube::Error::Api(s)) if force && s.code == 422 && !dry_run => {
             api.delete(&r.name, &DeleteParams::foreground()).await?;
-            api.patch(&r.name, &params, &Patch::Apply(target)).await?;
-            Ok(())
+            let obj = api.patch(&r.name, &params, &Patch::Apply(target)).await?;
+            Ok(obj.metadata.resource_version)
         }
         Err(e) => Err(e.into()),
     }
