@@ -59,7 +59,9 @@ pub struct AppStateCache {
 
 impl std::fmt::Debug for AppStateCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppStateCache").field("prefix", &self.prefix).finish()
+        f.debug_struct("AppStateCache")
+            .field("prefix", &self.prefix)
+            .finish()
     }
 }
 
@@ -71,7 +73,9 @@ impl AppStateCache {
             .set_connection_timeout(Some(REDIS_TIMEOUT))
             .set_response_timeout(Some(REDIS_TIMEOUT))
             .set_number_of_retries(1);
-        let conn = bounded(redis::aio::ConnectionManager::new_lazy_with_config(client, config))?;
+        let conn = bounded(redis::aio::ConnectionManager::new_lazy_with_config(
+            client, config,
+        ))?;
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
@@ -79,7 +83,10 @@ impl AppStateCache {
     }
 
     fn key(&self, app_namespace: &str, app_name: &str) -> String {
-        format!("{}|app|managed-resources|{app_namespace}/{app_name}", self.prefix)
+        format!(
+            "{}|app|managed-resources|{app_namespace}/{app_name}",
+            self.prefix
+        )
     }
 
     pub async fn set_managed_resources(
@@ -88,10 +95,14 @@ impl AppStateCache {
         app_name: &str,
         resources: &[ManagedResource],
     ) -> Result<(), AppStateError> {
-        let json = serde_json::to_vec(resources).map_err(|e| AppStateError::Corrupt(e.to_string()))?;
+        let json =
+            serde_json::to_vec(resources).map_err(|e| AppStateError::Corrupt(e.to_string()))?;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(&json).map_err(|e| AppStateError::Corrupt(e.to_string()))?;
-        let bytes = gz.finish().map_err(|e| AppStateError::Corrupt(e.to_string()))?;
+        gz.write_all(&json)
+            .map_err(|e| AppStateError::Corrupt(e.to_string()))?;
+        let bytes = gz
+            .finish()
+            .map_err(|e| AppStateError::Corrupt(e.to_string()))?;
         let mut conn = self.conn.clone();
         let key = self.key(app_namespace, app_name);
         timed(conn.set_ex::<_, _, ()>(key, bytes, STATE_TTL.as_secs())).await
@@ -128,7 +139,9 @@ fn bounded<T>(r: Result<T, redis::RedisError>) -> Result<T, AppStateError> {
     r.map_err(AppStateError::Redis)
 }
 
-async fn timed<T>(fut: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T, AppStateError> {
+async fn timed<T>(
+    fut: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T, AppStateError> {
     match tokio::time::timeout(REDIS_TIMEOUT, fut).await {
         Ok(r) => Ok(r?),
         Err(_) => Err(AppStateError::Timeout(REDIS_TIMEOUT)),

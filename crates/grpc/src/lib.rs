@@ -104,7 +104,9 @@ pub async fn serve(
     Ok(())
 }
 
-fn tokio_stream_incoming(listener: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
+fn tokio_stream_incoming(
+    listener: tokio::net::TcpListener,
+) -> tonic::transport::server::TcpIncoming {
     tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 

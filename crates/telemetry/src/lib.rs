@@ -80,7 +80,10 @@ impl Drop for TelemetryGuard {
 
 /// Installs the global subscriber and, when configured, the OTLP exporter.
 /// Must be called from within a tokio runtime when exporting.
-pub fn init(service_name: &'static str, args: &TelemetryArgs) -> Result<TelemetryGuard, TelemetryError> {
+pub fn init(
+    service_name: &'static str,
+    args: &TelemetryArgs,
+) -> Result<TelemetryGuard, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
 
     let filter = EnvFilter::try_new(&args.log_level).map_err(|source| TelemetryError::Filter {
@@ -117,7 +120,10 @@ pub fn init(service_name: &'static str, args: &TelemetryArgs) -> Result<Telemetr
     Ok(TelemetryGuard { provider })
 }
 
-fn otlp_provider(service_name: &'static str, endpoint: &str) -> Result<SdkTracerProvider, TelemetryError> {
+fn otlp_provider(
+    service_name: &'static str,
+    endpoint: &str,
+) -> Result<SdkTracerProvider, TelemetryError> {
     use opentelemetry_otlp::WithExportConfig;
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()

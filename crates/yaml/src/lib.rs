@@ -19,7 +19,12 @@ impl From<serde_yaml::Error> for YamlError {
     fn from(e: serde_yaml::Error) -> Self {
         let loc = e.location();
         let message = match &loc {
-            Some(l) => format!("line {} column {}: {}", l.line(), l.column(), strip_location(&e.to_string())),
+            Some(l) => format!(
+                "line {} column {}: {}",
+                l.line(),
+                l.column(),
+                strip_location(&e.to_string())
+            ),
             None => e.to_string(),
         };
         Self {
@@ -69,21 +74,31 @@ mod tests {
     #[test]
     fn multi_document_streams_skip_empty_documents() -> Result<(), YamlError> {
         let docs = from_str_multi("---\na: 1\n---\n# nothing\n---\nb: [1, 2]\n")?;
-        assert_eq!(docs, vec![serde_json::json!({"a": 1}), serde_json::json!({"b": [1, 2]})]);
+        assert_eq!(
+            docs,
+            vec![
+                serde_json::json!({"a": 1}),
+                serde_json::json!({"b": [1, 2]})
+            ]
+        );
         Ok(())
     }
 
     #[test]
     fn errors_name_the_line() {
         let err = from_str_multi("a: 1\nb: [unclosed\nc: 3\n");
-        let Err(err) = err else { panic!("invalid yaml parsed") };
+        let Err(err) = err else {
+            panic!("invalid yaml parsed")
+        };
         assert!(err.line.is_some(), "{err}");
         assert!(err.message.starts_with("line "), "{err}");
     }
 
     #[test]
     fn billion_laughs_is_rejected() {
-        let mut doc = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        let mut doc = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
         let mut prev = 'a';
         for c in 'b'..='j' {
             doc.push_str(&format!("{c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
