@@ -85,10 +85,16 @@ async fn cli_diff_sync_and_get_drive_a_manual_app() -> Result<()> {
     );
 
     // A refresh through the API (Get with refresh) waits for the controller.
-    let refreshed = caravel.cli(&["app", "get", "manual", "--hard-refresh", "-o", "json"]).await?;
+    let refreshed = caravel
+        .cli(&["app", "get", "manual", "--hard-refresh", "-o", "json"])
+        .await?;
     assert!(refreshed.status.success(), "{}", text(&refreshed));
     let app: serde_json::Value = serde_json::from_slice(&refreshed.stdout)?;
-    assert!(app["metadata"]["annotations"]["argocd.argoproj.io/refresh"].is_null(), "refresh done: {:#}", app["metadata"]);
+    assert!(
+        app["metadata"]["annotations"]["argocd.argoproj.io/refresh"].is_null(),
+        "refresh done: {:#}",
+        app["metadata"]
+    );
     assert_eq!(app["status"]["sync"]["status"], "Synced");
 
     let history = caravel.cli(&["app", "history", "manual"]).await?;
