@@ -5,6 +5,7 @@
 
 mod cache;
 mod directory;
+mod grpc;
 mod resolve;
 mod security;
 mod support;

@@ -215,6 +215,7 @@ impl Drop for RedisServer {
 /// The repo-server running in-process on 127.0.0.1:0, and a gRPC client.
 pub struct TestServer {
     pub server: RepoServer,
+    pub addr: std::net::SocketAddr,
     pub client: RepoServerServiceClient<Channel>,
     pub cache_dir: PathBuf,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -249,6 +250,7 @@ impl TestServer {
         let client = RepoServerServiceClient::connect(format!("http://{addr}")).await?;
         Ok(Self {
             server,
+            addr,
             client,
             cache_dir: cache_dir.path().join("repos"),
             shutdown: Some(tx),
