@@ -68,18 +68,30 @@ async fn one_sync_is_one_trace_across_controller_and_repo_server() -> Result<()>
         "repo-server spans in the trace: {:?}",
         repo_spans.iter().map(|s| &s.name).collect::<Vec<_>>()
     );
-    // The repo-server's request span is a child of a controller span.
-    let controller_ids: std::collections::HashSet<_> = spans
-        .iter()
-        .filter(|s| s.service_name == "caravel-application-controller")
-        .map(|s| s.span_id.clone())
-        .collect();
-    assert!(
-        repo_spans.iter().any(|s| s
-            .parent_span_id
-            .as_ref()
-            .is_some_and(|p| controller_ids.contains(p))),
-        "no repo-server span has a controller parent"
-    );
+    // The repo-server's request span is a child of a controller span. The
+    // parent (the reconcile span) ends, and is exported, after the sync.
+    let trace_id = sync_span.trace_id.clone();
+    eventually(
+        Duration::from_secs(15),
+        "a controller parent for a repo-server span",
+        || {
+            let spans = otlp.spans_for_trace(&trace_id);
+            async move {
+                let controller_ids: std::collections::HashSet<_> = spans
+                    .iter()
+                    .filter(|s| s.service_name == "caravel-application-controller")
+                    .map(|s| s.span_id.clone())
+                    .collect();
+                let linked = spans.iter().any(|s| {
+                    s.service_name == "caravel-repo-server"
+                        && s.parent_span_id
+                            .as_ref()
+                            .is_some_and(|p| controller_ids.contains(p))
+                });
+                Ok(linked.then_some(()))
+            }
+        },
+    )
+    .await?;
     Ok(())
 }

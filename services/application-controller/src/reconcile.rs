@@ -83,24 +83,28 @@ pub async fn run(
 
     // Live-object changes re-queue the app that owns them.
     let (trigger_tx, trigger_rx) = tokio::sync::mpsc::unbounded_channel::<ObjectRef<Application>>();
+    let config = kube::runtime::controller::Config::default()
+        .concurrency(ctx.opt.status_processors)
+        .debounce(Duration::from_millis(200));
+    let controller = Controller::new(apps, watcher::Config::default()).with_config(config);
+    let known_apps = controller.store();
     let trigger_ctx = ctx.clone();
     tokio::spawn(async move {
         while let Some(app) = changed_rx.recv().await {
-            trigger_ctx.live_changed.lock().await.insert(app.clone());
-            if trigger_tx
-                .send(ObjectRef::new(&app).within(&namespace))
-                .is_err()
-            {
+            let app_ref = ObjectRef::new(&app).within(&namespace);
+            // Tracking ids name apps of every controller in the cluster;
+            // only this controller's apps are of interest.
+            if known_apps.get(&app_ref).is_none() {
+                continue;
+            }
+            trigger_ctx.live_changed.lock().await.insert(app);
+            if trigger_tx.send(app_ref).is_err() {
                 break;
             }
         }
     });
 
-    let config = kube::runtime::controller::Config::default()
-        .concurrency(ctx.opt.status_processors)
-        .debounce(Duration::from_millis(200));
-    Controller::new(apps, watcher::Config::default())
-        .with_config(config)
+    controller
         .reconcile_on(tokio_stream::wrappers::UnboundedReceiverStream::new(
             trigger_rx,
         ))
