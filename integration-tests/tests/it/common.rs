@@ -26,13 +26,24 @@ pub async fn env() -> Result<&'static TestEnv> {
         let dir = workspace().join("deploy/crds");
         env.kubectl(&["apply", "-f", dir.to_str().context("crd path")?])
             .await?;
-        env.kubectl(&[
-            "wait",
-            "--for=condition=established",
-            "--timeout=60s",
-            "crd/applications.argoproj.io",
-            "crd/appprojects.argoproj.io",
-        ])
+        // kubectl errors (rather than waits) while a new CRD has no
+        // status conditions yet, so ask again until it is established.
+        eventually(
+            Duration::from_secs(60),
+            "the CRDs to be established",
+            || async {
+                let out = env
+                    .kubectl(&[
+                        "wait",
+                        "--for=condition=established",
+                        "--timeout=10s",
+                        "crd/applications.argoproj.io",
+                        "crd/appprojects.argoproj.io",
+                    ])
+                    .await;
+                Ok(out.ok().map(drop))
+            },
+        )
         .await?;
         anyhow::Ok(())
     })

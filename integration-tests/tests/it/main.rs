@@ -11,5 +11,6 @@ mod cache;
 mod cli;
 mod crds;
 mod errors;
+mod retry;
 mod sync;
 mod tracing;

@@ -12,6 +12,7 @@ pub mod compare;
 pub mod error;
 pub mod live_state;
 pub mod reconcile;
+pub mod retry;
 pub mod settings;
 pub mod status;
 pub mod sync;

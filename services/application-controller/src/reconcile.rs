@@ -27,7 +27,7 @@ use tokio::sync::Mutex;
 use crate::cluster::Cluster;
 use crate::compare::{self, Comparison, DryRunCache, RefreshLevel};
 use crate::live_state::LiveStateCache;
-use crate::{status, sync, Error, Opt};
+use crate::{retry, status, sync, Error, Opt};
 
 /// How long a comparison after a sync waits for the watch to deliver what
 /// the sync wrote.
@@ -40,6 +40,9 @@ struct AppMemo {
     last_good_compare: Option<Instant>,
     self_heal_attempts: u32,
     last_self_heal: Option<Instant>,
+    /// When a failed operation may run again (precise; `finishedAt` in
+    /// status only has seconds, and is the fallback after a restart).
+    retry_at: Option<Instant>,
 }
 
 pub struct Context {
@@ -181,7 +184,25 @@ async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Action, E
     };
 
     if let Some(op) = operation {
-        run_operation(&api, &app, &op, &ctx, level).await?;
+        let in_memory = memo
+            .retry_at
+            .map(|at| at.saturating_duration_since(Instant::now()));
+        if let Some(wait) = in_memory
+            .or_else(|| retry_wait(&app, &op))
+            .filter(|w| !w.is_zero())
+        {
+            return Ok(Action::requeue(wait));
+        }
+        let retry = run_operation(&api, &app, &op, &ctx, level).await?;
+        ctx.memos
+            .lock()
+            .await
+            .entry(name.clone())
+            .or_default()
+            .retry_at = retry.map(|delay| Instant::now() + delay);
+        if let Some(delay) = retry {
+            return Ok(Action::requeue(delay));
+        }
     } else if let Err(e) = check_spec(&app) {
         status::patch(
             &api,
@@ -345,23 +366,34 @@ async fn run_operation(
     op: &Operation,
     ctx: &Context,
     level: RefreshLevel,
-) -> Result<(), Error> {
+) -> Result<Option<Duration>, Error> {
     let name = app.name_any();
-    let started_at = match app.status.as_ref().and_then(|s| s.operation_state.as_ref()) {
-        // Resuming after a restart: keep the original start time.
-        Some(s) if s.phase == phase::RUNNING && &s.operation == op => s.started_at.clone(),
-        _ => status::now(),
+    // The same operation still Running: resumed after a restart, or retried.
+    let (started_at, retries) = match app.status.as_ref().and_then(|s| s.operation_state.as_ref()) {
+        Some(s) if s.phase == phase::RUNNING && &s.operation == op => {
+            (s.started_at.clone(), s.retry_count.unwrap_or(0))
+        }
+        _ => (status::now(), 0),
     };
     let mut state = OperationState {
         operation: op.clone(),
         phase: phase::RUNNING.to_owned(),
-        message: Some("syncing".to_owned()),
+        message: Some(if retries > 0 {
+            format!("retrying (attempt #{})", retries + 1)
+        } else {
+            "syncing".to_owned()
+        }),
         sync_result: None,
         started_at: started_at.clone(),
         finished_at: None,
-        retry_count: None,
+        retry_count: Some(retries),
     };
-    status::patch(api, &name, json!({ "operationState": state })).await?;
+    status::patch(
+        api,
+        &name,
+        json!({ "operationState": operation_state_patch(&state)? }),
+    )
+    .await?;
 
     let default_sync = SyncOperation::default();
     let sync_op = op.sync.as_ref().unwrap_or(&default_sync);
@@ -398,6 +430,32 @@ async fn run_operation(
     };
 
     let finished_at = status::now();
+    if !outcome.succeeded && retry::should_retry(op.retry.as_ref(), retries) {
+        let attempt = retries + 1;
+        let delay = retry::backoff(op.retry.as_ref(), attempt);
+        state.retry_count = Some(attempt);
+        state.finished_at = Some(finished_at);
+        state.message = Some(format!(
+            "Retrying attempt #{attempt} in {}: {}",
+            humantime::format_duration(delay),
+            outcome.message
+        ));
+        state.sync_result = cmp.as_ref().map(|c| SyncOperationResult {
+            resources: Some(outcome.results.clone()),
+            revision: c.revision.clone(),
+            revisions: None,
+            source: source.clone(),
+            sources: None,
+        });
+        status::patch(
+            api,
+            &name,
+            json!({ "operationState": operation_state_patch(&state)? }),
+        )
+        .await?;
+        tracing::info!(target: "caravel::sync", app = %name, attempt, delay = ?delay, message = %outcome.message, "sync failed, retrying");
+        return Ok(Some(delay));
+    }
     state.phase = if outcome.succeeded {
         phase::SUCCEEDED
     } else {
@@ -472,7 +530,34 @@ async fn run_operation(
         Err(e) => comparison_failed(api, &after, ctx, e).await,
     };
     status::patch_app(api, &name, json!({ "operation": null })).await?;
-    reported
+    reported.map(|()| None)
+}
+
+/// `operationState` as a merge patch: fields that are unset now are sent as
+/// null, so nothing of an earlier operation lingers.
+fn operation_state_patch(state: &OperationState) -> Result<serde_json::Value, Error> {
+    let mut value = serde_json::to_value(state)?;
+    if let Some(map) = value.as_object_mut() {
+        for key in ["message", "syncResult", "finishedAt", "retryCount"] {
+            map.entry(key).or_insert(serde_json::Value::Null);
+        }
+    }
+    Ok(value)
+}
+
+/// Time left before a retried operation may run again: Argo CD waits the
+/// backoff after the failed attempt's `finishedAt`.
+fn retry_wait(app: &Application, op: &Operation) -> Option<Duration> {
+    let state = app.status.as_ref()?.operation_state.as_ref()?;
+    let retries = state.retry_count.filter(|n| *n > 0)?;
+    if state.phase != phase::RUNNING || &state.operation != op {
+        return None;
+    }
+    let failed_at = state.finished_at.as_deref().and_then(status::parse_time)?;
+    let due =
+        failed_at + chrono::Duration::from_std(retry::backoff(op.retry.as_ref(), retries)).ok()?;
+    let left = (due - chrono::Utc::now()).to_std().ok()?;
+    (!left.is_zero()).then_some(left)
 }
 
 // === automated sync ===
