@@ -14,3 +14,4 @@ mod errors;
 mod retry;
 mod sync;
 mod tracing;
+mod waves;

@@ -52,6 +52,11 @@ pub struct Opt {
     #[arg(long, env = "CARAVEL_REPO_ERROR_GRACE_PERIOD", default_value = "180s", value_parser = humantime::parse_duration)]
     pub repo_error_grace_period: Duration,
 
+    /// Pause between sync waves, after a wave is healthy (Argo CD's
+    /// ARGOCD_SYNC_WAVE_DELAY).
+    #[arg(long, env = "CARAVEL_SYNC_WAVE_DELAY", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub sync_wave_delay: Duration,
+
     /// Redis URL for publishing app state to the api-server (optional).
     #[arg(long, env = "CARAVEL_REDIS_URL")]
     pub redis_url: Option<String>,

@@ -415,7 +415,12 @@ async fn run_operation(
     };
     let (cmp, outcome) = match outcome {
         Ok(cmp) => {
-            let o = sync::run(&ctx.cluster, app, op, &cmp).await;
+            let progress = sync::Progress {
+                apps: api.clone(),
+                app: name.clone(),
+                wave_delay: ctx.opt.sync_wave_delay,
+            };
+            let o = sync::run(&ctx.live, &progress, app, op, &cmp).await;
             (Some(cmp), o)
         }
         Err(message) => (

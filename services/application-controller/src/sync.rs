@@ -7,8 +7,14 @@ use caravel_crd::application::{Application, Operation, ResourceResult, SyncOpera
 use kube::api::{DeleteParams, Patch, PatchParams, PropagationPolicy};
 use serde_json::{json, Value};
 
+use std::time::Duration;
+
+use caravel_health::HealthCode;
+use kube::Api;
+
 use crate::cluster::Cluster;
 use crate::compare::{Comparison, ResourceState};
+use crate::live_state::LiveStateCache;
 use crate::settings::{kind_rank, FIELD_MANAGER};
 use crate::Error;
 
@@ -159,11 +165,13 @@ fn describe(r: &ResourceState) -> String {
 /// Runs one sync of `cmp` (compared at the operation's revision).
 #[tracing::instrument(target = "caravel::sync", name = "sync", skip_all, fields(app = %app.metadata.name.as_deref().unwrap_or(""), revision = %cmp.revision))]
 pub async fn run(
-    cluster: &Cluster,
+    live: &LiveStateCache,
+    progress: &Progress,
     app: &Application,
     op: &Operation,
     cmp: &Comparison,
 ) -> SyncOutcome {
+    let cluster = live.cluster();
     let default_op = SyncOperation::default();
     let sync = op.sync.as_ref().unwrap_or(&default_op);
     let opts = SyncOptions::new(app, sync);
@@ -234,24 +242,43 @@ pub async fn run(
         };
     }
 
-    for r in &tasks {
-        let verb = if opts.dry_run {
-            "serverside-applied (dry run)"
-        } else {
-            "serverside-applied"
-        };
-        match apply(cluster, r, opts.dry_run, opts.force).await {
-            Ok(rv) => {
-                if !opts.dry_run {
-                    written.push(Written::of(r, rv));
+    let waves = by_wave(&tasks);
+    for (i, (wave, members)) in waves.iter().enumerate() {
+        if i > 0 && !opts.dry_run {
+            tokio::time::sleep(progress.wave_delay).await;
+        }
+        for r in members {
+            let verb = if opts.dry_run {
+                "serverside-applied (dry run)"
+            } else {
+                "serverside-applied"
+            };
+            match apply(cluster, r, opts.dry_run, opts.force).await {
+                Ok(rv) => {
+                    if !opts.dry_run {
+                        written.push(Written::of(r, rv));
+                    }
+                    tracing::info!(target: "caravel::sync", resource = %r.label(), wave, "applied");
+                    results.push(result(r, "Synced", format!("{} {verb}", describe(r))));
                 }
-                tracing::info!(target: "caravel::sync", resource = %r.label(), "applied");
-                results.push(result(r, "Synced", format!("{} {verb}", describe(r))));
+                Err(e) => {
+                    failed = true;
+                    results.push(result(r, "SyncFailed", e.to_string()));
+                    break;
+                }
             }
-            Err(e) => {
-                failed = true;
-                results.push(result(r, "SyncFailed", e.to_string()));
-                break;
+        }
+        if failed {
+            break;
+        }
+        if i + 1 < waves.len() && !opts.dry_run {
+            if let Err(message) = wait_healthy(live, progress, *wave, members, &written).await {
+                return SyncOutcome {
+                    succeeded: false,
+                    message,
+                    results,
+                    written,
+                };
             }
         }
     }
@@ -302,6 +329,107 @@ pub async fn run(
         },
         results,
         written,
+    }
+}
+
+/// Where a running sync reports progress, and how it paces waves.
+pub struct Progress {
+    pub apps: Api<Application>,
+    pub app: String,
+    /// Pause between waves (Argo CD's ARGOCD_SYNC_WAVE_DELAY, 2 s).
+    pub wave_delay: Duration,
+}
+
+impl Progress {
+    /// Writes `message` to `status.operationState.message`.
+    async fn report(&self, message: &str) {
+        let patch = serde_json::json!({ "status": { "operationState": { "message": message } } });
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..Default::default()
+        };
+        if let Err(e) = self
+            .apps
+            .patch_status(&self.app, &params, &Patch::Merge(patch))
+            .await
+        {
+            tracing::warn!(app = %self.app, error = %e, "reporting sync progress failed");
+        }
+    }
+
+    /// Whether the operation was withdrawn (`.operation` removed).
+    async fn withdrawn(&self) -> bool {
+        matches!(self.apps.get_opt(&self.app).await, Ok(Some(a)) if a.operation.is_none())
+    }
+}
+
+/// Consecutive runs of tasks with the same wave, in order.
+fn by_wave<'a>(tasks: &[&'a ResourceState]) -> Vec<(i64, Vec<&'a ResourceState>)> {
+    let mut waves: Vec<(i64, Vec<&ResourceState>)> = Vec::new();
+    for r in tasks {
+        match waves.last_mut() {
+            Some((w, members)) if *w == r.wave => members.push(r),
+            _ => waves.push((r.wave, vec![r])),
+        }
+    }
+    waves
+}
+
+/// A wave is done once each of its objects is Healthy (or Suspended), as
+/// the live cache sees it after the objects the sync wrote arrived there.
+async fn wait_healthy(
+    live: &LiveStateCache,
+    progress: &Progress,
+    wave: i64,
+    members: &[&ResourceState],
+    written: &[Written],
+) -> Result<(), String> {
+    for w in written {
+        live.wait_for(
+            &w.gvk,
+            w.namespace.as_deref(),
+            &w.name,
+            w.resource_version.as_deref(),
+            Duration::from_secs(5),
+        )
+        .await;
+    }
+    let mut reported = String::new();
+    let mut polls: u32 = 0;
+    loop {
+        let mut waiting = Vec::new();
+        for r in members {
+            let healthy = match live.get(&r.gvk, r.namespace.as_deref(), &r.name).await {
+                Ok((_, Some(obj))) => {
+                    let json = serde_json::to_value(&*obj).unwrap_or_default();
+                    matches!(
+                        caravel_health::assess_or_healthy(&json).status,
+                        HealthCode::Healthy | HealthCode::Suspended
+                    )
+                }
+                _ => false,
+            };
+            if !healthy {
+                waiting.push(r.label());
+            }
+        }
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let message = format!(
+            "waiting for healthy state of wave {wave}: {}",
+            waiting.join(", ")
+        );
+        if message != reported {
+            tracing::info!(target: "caravel::sync", app = %progress.app, wave, waiting = %waiting.join(", "), "waiting for wave");
+            progress.report(&message).await;
+            reported = message;
+        }
+        polls += 1;
+        if polls.is_multiple_of(10) && progress.withdrawn().await {
+            return Err(format!("operation withdrawn while waiting for wave {wave}"));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
@@ -396,6 +524,37 @@ async fn ensure_namespace(cluster: &Cluster, app: &Application) -> Result<(), Er
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn task(wave: i64, name: &str) -> ResourceState {
+        ResourceState {
+            gvk: kube::api::GroupVersionKind::gvk("", "v1", "ConfigMap"),
+            kind: None,
+            namespace: None,
+            name: name.into(),
+            wave,
+            target: None,
+            live: None,
+            predicted: None,
+            synced: false,
+            requires_pruning: false,
+            health: None,
+            message: None,
+        }
+    }
+
+    #[test]
+    fn tasks_group_into_consecutive_waves() {
+        let (a, b, c, d) = (task(-10, "a"), task(-10, "b"), task(0, "c"), task(17, "d"));
+        let tasks = vec![&a, &b, &c, &d];
+        let waves: Vec<(i64, Vec<&str>)> = by_wave(&tasks)
+            .into_iter()
+            .map(|(w, m)| (w, m.iter().map(|r| r.name.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            waves,
+            vec![(-10, vec!["a", "b"]), (0, vec!["c"]), (17, vec!["d"])]
+        );
+    }
     use caravel_crd::application::{SyncPolicy, SyncStrategy, SyncStrategyForce};
 
     #[test]

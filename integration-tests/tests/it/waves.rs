@@ -1,0 +1,117 @@
+//! Sync waves: a wave starts only when the previous one is applied and
+//! healthy.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::watcher;
+use kube::Api;
+use serde_json::json;
+
+use crate::common::*;
+
+fn config_map(name: &str, wave: i64) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  annotations:\n    argocd.argoproj.io/sync-wave: \"{wave}\"\ndata:\n  k: v\n")
+}
+
+const SLOW_DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: slow\n  annotations:\n    argocd.argoproj.io/sync-wave: \"0\"\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: slow}\n  template:\n    metadata:\n      labels: {app: slow}\n      annotations:\n        caravel.dev/simulate-delay: 4s\n    spec:\n      containers: [{name: c, image: nginx}]\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wave_starts_only_when_the_previous_wave_is_healthy() -> Result<()> {
+    let caravel = Caravel::start("waves").await?;
+    let (repo, _) = caravel
+        .env
+        .git()
+        .create_repo_with(
+            "waves",
+            vec![
+                ("app/first.yaml", config_map("first", -1)),
+                ("app/slow.yaml", SLOW_DEPLOYMENT.to_owned()),
+                ("app/last.yaml", config_map("last", 1)),
+            ],
+        )
+        .await?;
+    let dest = caravel.dest_namespace("waves").await?;
+    caravel
+        .create_app("waved", &repo.file_url(), "app", &dest, json!(null))
+        .await?;
+    caravel
+        .wait_app("waved", Duration::from_secs(20), "compared", |a| {
+            sync_status(a) == "OutOfSync"
+        })
+        .await?;
+
+    let messages = Arc::new(Mutex::new(Vec::<String>::new()));
+    let recorder = {
+        let messages = messages.clone();
+        let stream = watcher(
+            caravel.apps(),
+            watcher::Config::default().fields("metadata.name=waved"),
+        );
+        tokio::spawn(async move {
+            futures::pin_mut!(stream);
+            while let Some(Ok(ev)) = stream.next().await {
+                if let watcher::Event::Apply(a) = ev {
+                    if let Some(m) = a
+                        .status
+                        .and_then(|s| s.operation_state)
+                        .and_then(|o| o.message)
+                    {
+                        messages.lock().unwrap().push(m);
+                    }
+                }
+            }
+        })
+    };
+    let op = json!({"operation": {"sync": {}, "initiatedBy": {"username": "waves-test"}}});
+    caravel
+        .apps()
+        .patch("waved", &PatchParams::default(), &Patch::Merge(op))
+        .await?;
+    caravel
+        .wait_app(
+            "waved",
+            Duration::from_secs(60),
+            "the sync to succeed",
+            |a| operation_phase(a) == "Succeeded" && a.operation.is_none(),
+        )
+        .await?;
+    recorder.abort();
+
+    let cms = Api::<ConfigMap>::namespaced(caravel.client.clone(), &dest);
+    let created = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        m.creation_timestamp
+            .as_ref()
+            .map(|t| t.0.as_second())
+            .unwrap_or_default()
+    };
+    let first = created(&cms.get("first").await?.metadata);
+    let last = created(&cms.get("last").await?.metadata);
+    let slow = created(
+        &Api::<Deployment>::namespaced(caravel.client.clone(), &dest)
+            .get("slow")
+            .await?
+            .metadata,
+    );
+    assert!(first <= slow, "wave -1 before wave 0");
+    // The simulator readies the pod 4 s after it appears; wave 1 waits for that.
+    assert!(
+        last - slow >= 3,
+        "wave 1 started {}s after wave 0",
+        last - slow
+    );
+    let messages = messages.lock().unwrap().clone();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("waiting for healthy state of wave 0")
+                && m.contains("Deployment")),
+        "progress names the wave and what it waits for: {messages:?}"
+    );
+    Ok(())
+}
