@@ -51,6 +51,9 @@ pub enum AppCommand {
     History(NameArg),
     /// Ask the controller to refresh an Application (re-read Git and compare).
     Refresh(RefreshArgs),
+    /// Wait until an Application is synced, healthy and has no operation
+    /// running (or only the conditions given). Exit code 1 on timeout.
+    Wait(WaitArgs),
 }
 
 /// Output formats of `app list`.
@@ -104,6 +107,24 @@ pub struct GetArgs {
     /// Refresh and bypass the manifest cache before showing it.
     #[arg(long)]
     pub hard_refresh: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Application name, or NAMESPACE/NAME.
+    pub name: String,
+    /// Wait until the Application is Healthy.
+    #[arg(long)]
+    pub health: bool,
+    /// Wait until the Application is Synced.
+    #[arg(long)]
+    pub sync: bool,
+    /// Wait until no operation is running.
+    #[arg(long)]
+    pub operation: bool,
+    /// Give up after this many seconds (0 waits forever).
+    #[arg(long, default_value_t = 0)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -7,7 +7,9 @@ use caravel_proto::application::v1::ApplicationSyncRequest;
 use chrono::Utc;
 use serde_json::Value;
 
-use crate::args::{AppCommand, GetArgs, GetOutput, ListArgs, ListOutput, RefreshArgs, SyncArgs};
+use crate::args::{
+    AppCommand, GetArgs, GetOutput, ListArgs, ListOutput, RefreshArgs, SyncArgs, WaitArgs,
+};
 use crate::client::{ApiClient, AppRef};
 use crate::error::{CliError, EXIT_FAILED};
 use crate::output::{self, print};
@@ -27,6 +29,83 @@ pub async fn app(
         AppCommand::Diff(args) => diff(client, &app_ref(&args.name)).await,
         AppCommand::History(args) => history(client, &app_ref(&args.name)).await,
         AppCommand::Refresh(args) => refresh(client, &app_ref(&args.name), &args).await,
+        AppCommand::Wait(args) => wait(client, &app_ref(&args.name), &args).await,
+    }
+}
+
+/// What `app wait` waits for; with no flag, all three (as `argocd app wait`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitFor {
+    pub health: bool,
+    pub sync: bool,
+    pub operation: bool,
+}
+
+impl WaitFor {
+    pub fn from_args(args: &WaitArgs) -> Self {
+        if !args.health && !args.sync && !args.operation {
+            return Self {
+                health: true,
+                sync: true,
+                operation: true,
+            };
+        }
+        Self {
+            health: args.health,
+            sync: args.sync,
+            operation: args.operation,
+        }
+    }
+
+    /// The one-line state of `app`, and whether it is what we wait for.
+    pub fn check(&self, app: &caravel_crd::Application) -> (String, bool) {
+        let status = app.status.as_ref();
+        let sync = status
+            .and_then(|s| s.sync.as_ref())
+            .map(|s| s.status.as_str())
+            .unwrap_or("Unknown");
+        let health = status
+            .and_then(|s| s.health.as_ref())
+            .and_then(|h| h.status.as_deref())
+            .unwrap_or("Unknown");
+        let running = app.operation.is_some()
+            || status
+                .and_then(|s| s.operation_state.as_ref())
+                .is_some_and(|o| o.phase == phase::RUNNING || o.phase == phase::TERMINATING);
+        let ready = (!self.sync || sync == "Synced")
+            && (!self.health || health == "Healthy")
+            && (!self.operation || !running);
+        let op = if running { "Running" } else { "none" };
+        (format!("sync={sync} health={health} operation={op}"), ready)
+    }
+}
+
+async fn wait(client: &ApiClient, app_ref: &AppRef, args: &WaitArgs) -> Result<ExitCode, CliError> {
+    let wanted = WaitFor::from_args(args);
+    let deadline = (args.timeout > 0)
+        .then(|| std::time::Instant::now() + std::time::Duration::from_secs(args.timeout));
+    let mut last = String::new();
+    loop {
+        let app = client.get(app_ref, "").await?;
+        let (state, ready) = wanted.check(&app.app);
+        if state != last {
+            print(&format!(
+                "{}  {}  {state}",
+                Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                app_ref.name
+            ));
+            last = state;
+        }
+        if ready {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Err(CliError::Timeout(format!(
+                "timed out after {}s waiting for application {:?} ({last})",
+                args.timeout, app_ref.name
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
 
@@ -203,5 +282,61 @@ mod tests {
         assert_eq!(req.resources.len(), 1);
         assert_eq!(req.resources[0].kind, "Deployment");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod wait_tests {
+    use super::*;
+    use caravel_crd::application::{ApplicationStatus, HealthStatus, OperationState, SyncStatus};
+
+    fn app(sync: &str, health: &str, running: bool) -> caravel_crd::Application {
+        caravel_crd::Application {
+            status: Some(ApplicationStatus {
+                sync: Some(SyncStatus {
+                    status: sync.into(),
+                    ..Default::default()
+                }),
+                health: Some(HealthStatus {
+                    status: Some(health.into()),
+                    ..Default::default()
+                }),
+                operation_state: running.then(|| OperationState {
+                    phase: "Running".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn args(health: bool, sync: bool, operation: bool) -> WaitArgs {
+        WaitArgs {
+            name: "a".into(),
+            health,
+            sync,
+            operation,
+            timeout: 0,
+        }
+    }
+
+    #[test]
+    fn without_flags_wait_needs_synced_healthy_and_idle() {
+        let w = WaitFor::from_args(&args(false, false, false));
+        assert!(w.check(&app("Synced", "Healthy", false)).1);
+        assert!(!w.check(&app("OutOfSync", "Healthy", false)).1);
+        assert!(!w.check(&app("Synced", "Progressing", false)).1);
+        assert!(!w.check(&app("Synced", "Healthy", true)).1);
+    }
+
+    #[test]
+    fn health_alone_ignores_sync_status() {
+        let w = WaitFor::from_args(&args(true, false, false));
+        assert!(w.check(&app("OutOfSync", "Healthy", true)).1);
+        assert_eq!(
+            w.check(&app("OutOfSync", "Degraded", false)).0,
+            "sync=OutOfSync health=Degraded operation=none"
+        );
     }
 }

@@ -84,6 +84,25 @@ async fn cli_diff_sync_and_get_drive_a_manual_app() -> Result<()> {
         "admin"
     );
 
+    // app wait: the simulator readies the pods, so the app becomes Healthy.
+    let waited = caravel
+        .cli(&[
+            "app",
+            "wait",
+            "manual",
+            "--health",
+            "--sync",
+            "--timeout",
+            "60",
+        ])
+        .await?;
+    assert!(waited.status.success(), "{}", text(&waited));
+    assert!(
+        text(&waited).contains("health=Healthy"),
+        "{}",
+        text(&waited)
+    );
+
     // A refresh through the API (Get with refresh) waits for the controller.
     let refreshed = caravel
         .cli(&["app", "get", "manual", "--hard-refresh", "-o", "json"])
@@ -146,5 +165,11 @@ async fn a_failed_sync_exits_non_zero() -> Result<()> {
     );
     let app = caravel.apps().get("doomed").await?;
     assert_eq!(operation_phase(&app), "Failed");
+    // It never becomes Synced: app wait gives up with exit code 1.
+    let waited = caravel
+        .cli(&["app", "wait", "doomed", "--sync", "--timeout", "2"])
+        .await?;
+    assert_eq!(waited.status.code(), Some(1), "{}", text(&waited));
+    assert!(text(&waited).contains("timed out"), "{}", text(&waited));
     Ok(())
 }
