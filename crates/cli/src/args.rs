@@ -54,6 +54,9 @@ pub enum AppCommand {
     /// Wait until an Application is synced, healthy and has no operation
     /// running (or only the conditions given). Exit code 1 on timeout.
     Wait(WaitArgs),
+    /// Stop the running operation of an Application.
+    #[command(name = "terminate-op")]
+    TerminateOp(NameArg),
 }
 
 /// Output formats of `app list`.

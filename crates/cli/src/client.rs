@@ -114,6 +114,21 @@ impl ApiClient {
         App::decode(&reply.into_inner().json)
     }
 
+    pub async fn terminate_operation(&self, app: &AppRef) -> Result<App, CliError> {
+        let query = ApplicationQuery {
+            name: app.name.clone(),
+            app_namespace: app.namespace.clone(),
+            ..Default::default()
+        };
+        let reply = self
+            .inner
+            .clone()
+            .terminate_operation(query)
+            .await
+            .map_err(|s| self.error(s))?;
+        App::decode(&reply.into_inner().json)
+    }
+
     pub async fn sync(&self, request: ApplicationSyncRequest) -> Result<App, CliError> {
         let reply = self
             .inner

@@ -30,6 +30,14 @@ pub async fn app(
         AppCommand::History(args) => history(client, &app_ref(&args.name)).await,
         AppCommand::Refresh(args) => refresh(client, &app_ref(&args.name), &args).await,
         AppCommand::Wait(args) => wait(client, &app_ref(&args.name), &args).await,
+        AppCommand::TerminateOp(args) => {
+            client.terminate_operation(&app_ref(&args.name)).await?;
+            print(&format!(
+                "Application '{}' operation terminating",
+                args.name
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -115,3 +115,84 @@ async fn a_wave_starts_only_when_the_previous_wave_is_healthy() -> Result<()> {
     );
     Ok(())
 }
+
+const CRASHING_DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: crashing\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: crashing}\n  template:\n    metadata:\n      labels: {app: crashing}\n      annotations:\n        caravel.dev/simulate: crashloop\n    spec:\n      containers: [{name: c, image: nginx}]\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminating_a_sync_stops_it_before_the_next_wave() -> Result<()> {
+    let caravel = Caravel::start_with(
+        "terminate",
+        Options {
+            api_server: true,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let (repo, _) = caravel
+        .env
+        .git()
+        .create_repo_with(
+            "terminate",
+            vec![
+                ("app/crashing.yaml", CRASHING_DEPLOYMENT.to_owned()),
+                ("app/last.yaml", config_map("last", 1)),
+            ],
+        )
+        .await?;
+    let dest = caravel.dest_namespace("terminate").await?;
+    caravel
+        .create_app("stuck", &repo.file_url(), "app", &dest, json!(null))
+        .await?;
+    caravel
+        .wait_app("stuck", Duration::from_secs(20), "compared", |a| {
+            sync_status(a) == "OutOfSync"
+        })
+        .await?;
+    let op = json!({"operation": {"sync": {}, "initiatedBy": {"username": "terminate-test"}}});
+    caravel
+        .apps()
+        .patch("stuck", &PatchParams::default(), &Patch::Merge(op))
+        .await?;
+    caravel
+        .wait_app(
+            "stuck",
+            Duration::from_secs(30),
+            "the sync to wait on wave 0",
+            |a| {
+                a.status
+                    .as_ref()
+                    .and_then(|s| s.operation_state.as_ref())
+                    .and_then(|o| o.message.as_deref())
+                    .is_some_and(|m| m.starts_with("waiting for healthy state of wave 0"))
+            },
+        )
+        .await?;
+
+    let out = caravel.cli(&["app", "terminate-op", "stuck"]).await?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let app = caravel
+        .wait_app(
+            "stuck",
+            Duration::from_secs(20),
+            "the operation to end",
+            |a| operation_phase(a) == "Failed" && a.operation.is_none(),
+        )
+        .await?;
+    let message = app
+        .status
+        .and_then(|s| s.operation_state)
+        .and_then(|o| o.message);
+    assert_eq!(message.as_deref(), Some("Operation terminated"));
+    let cms = Api::<ConfigMap>::namespaced(caravel.client.clone(), &dest);
+    assert!(cms.get_opt("last").await?.is_none(), "wave 1 never ran");
+
+    // Nothing left to terminate.
+    let again = caravel.cli(&["app", "terminate-op", "stuck"]).await?;
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("No operation is in progress"));
+    Ok(())
+}

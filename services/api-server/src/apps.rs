@@ -107,6 +107,25 @@ impl Applications {
         to_json(obj)
     }
 
+    /// Applies a JSON merge patch to the Application's status subresource.
+    pub async fn merge_patch_status(
+        &self,
+        namespace: &str,
+        name: &str,
+        patch: &Value,
+    ) -> Result<Value, Error> {
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..Default::default()
+        };
+        let obj = self
+            .api(namespace)
+            .patch_status(name, &params, &Patch::Merge(patch))
+            .await
+            .map_err(|e| Error::on_app(namespace, name, "patching the status of", e))?;
+        to_json(obj)
+    }
+
     /// Sets the refresh annotation; the controller removes it once refreshed.
     pub async fn request_refresh(
         &self,

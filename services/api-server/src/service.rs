@@ -190,6 +190,20 @@ impl ApplicationApi {
         Ok(ManagedResourcesResponse { items })
     }
 
+    async fn terminate_operation_of(&self, q: ApplicationQuery) -> Result<AppMessage, Error> {
+        validate::app_name(&q.name)?;
+        let namespace = self.namespace(&q.app_namespace)?;
+        let app = self.state.apps.get(namespace, &q.name).await?;
+        let patch = sync::terminate_patch(&app)?;
+        let app = self
+            .state
+            .apps
+            .merge_patch_status(namespace, &q.name, &patch)
+            .await?;
+        tracing::info!(app = %q.name, "operation termination requested");
+        Ok(message(app))
+    }
+
     async fn history_of(&self, q: ApplicationQuery) -> Result<HistoryResponse, Error> {
         validate::app_name(&q.name)?;
         let namespace = self.namespace(&q.app_namespace)?;
@@ -296,5 +310,18 @@ impl ApplicationService for ApplicationApi {
         let q = request.into_inner();
         let span = tracing::info_span!("History", app = %q.name, namespace = %q.app_namespace);
         traced(span, self.history_of(q)).await
+    }
+
+    async fn terminate_operation(
+        &self,
+        request: Request<ApplicationQuery>,
+    ) -> Result<Response<AppMessage>, Status> {
+        let q = request.into_inner();
+        let span = tracing::info_span!(
+            "TerminateOperation",
+            app = %q.name,
+            namespace = %q.app_namespace
+        );
+        traced(span, self.terminate_operation_of(q)).await
     }
 }

@@ -40,6 +40,22 @@ pub fn ensure_no_operation_in_progress(app: &Value) -> Result<(), Error> {
     Ok(())
 }
 
+/// Argo CD's answer when there is nothing to terminate.
+pub const NOTHING_TO_TERMINATE: &str = "Unable to terminate operation. No operation is in progress";
+
+/// The status patch that asks the controller to stop the running
+/// operation; refused when no operation is running.
+pub fn terminate_patch(app: &Value) -> Result<Value, Error> {
+    let running = app
+        .pointer("/status/operationState/phase")
+        .and_then(Value::as_str)
+        .is_some_and(|p| p == phase::RUNNING);
+    if !running {
+        return Err(Error::FailedPrecondition(NOTHING_TO_TERMINATE.to_owned()));
+    }
+    Ok(serde_json::json!({ "status": { "operationState": { "phase": phase::TERMINATING } } }))
+}
+
 /// Argo CD refuses to sync an auto-synced app to another revision than the
 /// one automation follows (it would be undone at the next auto-sync).
 pub fn ensure_revision_allowed(app: &Value, req: &ApplicationSyncRequest) -> Result<(), Error> {
@@ -278,5 +294,27 @@ mod tests {
             ..Default::default()
         };
         assert!(validate_request(&bad_resource).is_err());
+    }
+}
+
+#[cfg(test)]
+mod terminate_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_running_operation_can_be_terminated() {
+        let running = serde_json::json!({"status": {"operationState": {"phase": "Running"}}});
+        assert_eq!(
+            terminate_patch(&running).ok(),
+            Some(serde_json::json!({"status": {"operationState": {"phase": "Terminating"}}}))
+        );
+        for idle in [
+            serde_json::json!({}),
+            serde_json::json!({"status": {"operationState": {"phase": "Succeeded"}}}),
+        ] {
+            assert!(
+                matches!(terminate_patch(&idle), Err(Error::FailedPrecondition(m)) if m == NOTHING_TO_TERMINATE)
+            );
+        }
     }
 }

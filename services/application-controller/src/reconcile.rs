@@ -184,6 +184,17 @@ async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Action, E
     };
 
     if let Some(op) = operation {
+        if is_terminating(&app) {
+            // Terminated while waiting to retry (or before it started).
+            ctx.memos
+                .lock()
+                .await
+                .entry(name.clone())
+                .or_default()
+                .retry_at = None;
+            end_terminated(&api, &app).await?;
+            return Ok(Action::requeue(Duration::from_secs(1)));
+        }
         let in_memory = memo
             .retry_at
             .map(|at| at.saturating_duration_since(Instant::now()));
@@ -427,6 +438,7 @@ async fn run_operation(
             None,
             sync::SyncOutcome {
                 succeeded: false,
+                terminated: false,
                 message,
                 results: vec![],
                 written: vec![],
@@ -435,7 +447,8 @@ async fn run_operation(
     };
 
     let finished_at = status::now();
-    if !outcome.succeeded && retry::should_retry(op.retry.as_ref(), retries) {
+    if !outcome.succeeded && !outcome.terminated && retry::should_retry(op.retry.as_ref(), retries)
+    {
         let attempt = retries + 1;
         let delay = retry::backoff(op.retry.as_ref(), attempt);
         state.retry_count = Some(attempt);
@@ -536,6 +549,27 @@ async fn run_operation(
     };
     status::patch_app(api, &name, json!({ "operation": null })).await?;
     reported.map(|()| None)
+}
+
+fn is_terminating(app: &Application) -> bool {
+    app.status
+        .as_ref()
+        .and_then(|s| s.operation_state.as_ref())
+        .is_some_and(|o| o.phase == phase::TERMINATING)
+}
+
+/// Ends a terminated operation that is not running right now.
+async fn end_terminated(api: &Api<Application>, app: &Application) -> Result<(), Error> {
+    let name = app.name_any();
+    let patch = json!({ "operationState": {
+        "phase": phase::FAILED,
+        "message": sync::TERMINATED,
+        "finishedAt": status::now(),
+    } });
+    status::patch(api, &name, patch).await?;
+    status::patch_app(api, &name, json!({ "operation": null })).await?;
+    tracing::info!(target: "caravel::sync", app = %name, "operation terminated");
+    Ok(())
 }
 
 /// `operationState` as a merge patch: fields that are unset now are sent as

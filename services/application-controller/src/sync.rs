@@ -22,6 +22,8 @@ use crate::Error;
 #[derive(Clone, Debug)]
 pub struct SyncOutcome {
     pub succeeded: bool,
+    /// Stopped by request (terminated or withdrawn): never retried.
+    pub terminated: bool,
     pub message: String,
     pub results: Vec<ResourceResult>,
     /// What the sync wrote: each object and the resourceVersion the server
@@ -182,6 +184,7 @@ pub async fn run(
         .find(|c| c.type_ == caravel_crd::condition::COMPARISON_ERROR)
     {
         return SyncOutcome {
+            terminated: false,
             succeeded: false,
             message: format!("ComparisonError: {}", c.message),
             results: vec![],
@@ -211,6 +214,7 @@ pub async fn run(
     if opts.create_namespace && !opts.dry_run {
         if let Err(e) = ensure_namespace(cluster, app).await {
             return SyncOutcome {
+                terminated: false,
                 succeeded: false,
                 message: format!("creating namespace: {e}"),
                 results: vec![],
@@ -235,6 +239,7 @@ pub async fn run(
     }
     if failed {
         return SyncOutcome {
+            terminated: false,
             succeeded: false,
             message: "one or more objects failed to apply (dry run)".into(),
             results,
@@ -275,6 +280,7 @@ pub async fn run(
             if let Err(message) = wait_healthy(live, progress, *wave, members, &written).await {
                 return SyncOutcome {
                     succeeded: false,
+                    terminated: true,
                     message,
                     results,
                     written,
@@ -319,6 +325,7 @@ pub async fn run(
     }
 
     SyncOutcome {
+        terminated: false,
         succeeded: !failed,
         message: if failed {
             "one or more objects failed to apply".into()
@@ -331,6 +338,9 @@ pub async fn run(
         written,
     }
 }
+
+/// The message of an operation ended by TerminateOperation (Argo CD's).
+pub const TERMINATED: &str = "Operation terminated";
 
 /// Where a running sync reports progress, and how it paces waves.
 pub struct Progress {
@@ -357,9 +367,22 @@ impl Progress {
         }
     }
 
-    /// Whether the operation was withdrawn (`.operation` removed).
-    async fn withdrawn(&self) -> bool {
-        matches!(self.apps.get_opt(&self.app).await, Ok(Some(a)) if a.operation.is_none())
+    /// Why the running operation must stop, if it must: terminated
+    /// (phase set to Terminating) or withdrawn (`.operation` removed).
+    async fn stop_reason(&self) -> Option<String> {
+        let app = self.apps.get_opt(&self.app).await.ok()??;
+        let phase = app
+            .status
+            .as_ref()
+            .and_then(|s| s.operation_state.as_ref())
+            .map(|o| o.phase.as_str());
+        if phase == Some(caravel_crd::phase::TERMINATING) {
+            Some(TERMINATED.to_owned())
+        } else if app.operation.is_none() {
+            Some("operation withdrawn".to_owned())
+        } else {
+            None
+        }
     }
 }
 
@@ -426,8 +449,10 @@ async fn wait_healthy(
             reported = message;
         }
         polls += 1;
-        if polls.is_multiple_of(10) && progress.withdrawn().await {
-            return Err(format!("operation withdrawn while waiting for wave {wave}"));
+        if polls.is_multiple_of(2) {
+            if let Some(reason) = progress.stop_reason().await {
+                return Err(reason);
+            }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
