@@ -95,16 +95,7 @@ impl Applications {
         name: &str,
         patch: &Value,
     ) -> Result<Value, Error> {
-        let params = PatchParams {
-            field_manager: Some(FIELD_MANAGER.to_owned()),
-            ..Default::default()
-        };
-        let obj = self
-            .api(namespace)
-            .patch(name, &params, &Patch::Merge(patch))
-            .await
-            .map_err(|e| Error::on_app(namespace, name, "patching", e))?;
-        to_json(obj)
+        self.merge_patch_to(namespace, name, patch, false).await
     }
 
     /// Applies a JSON merge patch to the Application's status subresource.
@@ -114,16 +105,31 @@ impl Applications {
         name: &str,
         patch: &Value,
     ) -> Result<Value, Error> {
+        self.merge_patch_to(namespace, name, patch, true).await
+    }
+
+    async fn merge_patch_to(
+        &self,
+        namespace: &str,
+        name: &str,
+        patch: &Value,
+        status: bool,
+    ) -> Result<Value, Error> {
         let params = PatchParams {
             field_manager: Some(FIELD_MANAGER.to_owned()),
             ..Default::default()
         };
-        let obj = self
-            .api(namespace)
-            .patch_status(name, &params, &Patch::Merge(patch))
-            .await
-            .map_err(|e| Error::on_app(namespace, name, "patching the status of", e))?;
-        to_json(obj)
+        let api = self.api(namespace);
+        let patch = Patch::Merge(patch);
+        let (result, doing) = if status {
+            (
+                api.patch_status(name, &params, &patch).await,
+                "patching the status of",
+            )
+        } else {
+            (api.patch(name, &params, &patch).await, "patching")
+        };
+        to_json(result.map_err(|e| Error::on_app(namespace, name, doing, e))?)
     }
 
     /// Sets the refresh annotation; the controller removes it once refreshed.
