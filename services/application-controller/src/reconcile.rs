@@ -184,6 +184,16 @@ async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Action, E
     };
 
     if let Some(op) = operation {
+        // The cached object may predate the end of this very operation (a
+        // reconcile queued while it ran): act only on the current object,
+        // as Argo CD re-reads the app before processing an operation.
+        let Some(app) = api
+            .get_opt(&name)
+            .await?
+            .filter(|a| a.operation.as_ref() == Some(&op))
+        else {
+            return Ok(Action::requeue(Duration::from_secs(1)));
+        };
         if is_terminating(&app) {
             // Terminated while waiting to retry (or before it started).
             ctx.memos
