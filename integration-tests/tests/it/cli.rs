@@ -135,25 +135,12 @@ async fn a_failed_sync_exits_non_zero() -> Result<()> {
         },
     )
     .await?;
-    let (repo, _) = caravel
-        .env
-        .git()
-        .create_repo_with(
-            "invalid",
-            vec![(
-                "bad/deployment.yaml",
-                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: x}\n  template:\n    metadata:\n      labels: {app: y}\n    spec:\n      containers: [{name: c, image: nginx}]\n",
-            )],
+    caravel
+        .manual_app(
+            "doomed",
+            "bad",
+            vec![("bad/deployment.yaml", INVALID_DEPLOYMENT.to_owned())],
         )
-        .await?;
-    let dest = caravel.dest_namespace("clifail").await?;
-    caravel
-        .create_app("doomed", &repo.file_url(), "bad", &dest, json!(null))
-        .await?;
-    caravel
-        .wait_app("doomed", Duration::from_secs(20), "compared", |a| {
-            !sync_status(a).is_empty()
-        })
         .await?;
     let sync = caravel
         .cli(&["app", "sync", "doomed", "--timeout", "60"])

@@ -240,6 +240,36 @@ impl Caravel {
         )
     }
 
+    /// A manual-sync app `name` deploying `path` of a new repository holding
+    /// `files`, compared once; returns its destination namespace.
+    pub async fn manual_app(
+        &self,
+        name: &str,
+        path: &str,
+        files: Vec<(&str, String)>,
+    ) -> Result<String> {
+        let (repo, _) = self.env.git().create_repo_with(name, files).await?;
+        let dest = self.dest_namespace(name).await?;
+        self.create_app(name, &repo.file_url(), path, &dest, Value::Null)
+            .await?;
+        self.wait_app(name, Duration::from_secs(20), "the first comparison", |a| {
+            !sync_status(a).is_empty()
+        })
+        .await?;
+        Ok(dest)
+    }
+
+    /// Requests a sync by writing `.operation`, as the API and CLI do;
+    /// `operation` holds `sync` and, optionally, `retry`.
+    pub async fn request_sync(&self, name: &str, mut operation: Value) -> Result<()> {
+        operation["initiatedBy"] = json!({ "username": "e2e-test" });
+        let patch = json!({ "operation": operation });
+        self.apps()
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await?;
+        Ok(())
+    }
+
     /// Asks for a refresh the way `argocd app get --refresh` does.
     pub async fn refresh(&self, name: &str, kind: &str) -> Result<()> {
         let patch =
@@ -315,6 +345,10 @@ pub fn operation_phase(app: &Application) -> &str {
         .map(|o| o.phase.as_str())
         .unwrap_or("")
 }
+
+/// A Deployment whose selector does not match its template: every dry run
+/// of it fails.
+pub const INVALID_DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: x}\n  template:\n    metadata:\n      labels: {app: y}\n    spec:\n      containers: [{name: c, image: nginx}]\n";
 
 /// The Deployment + Service + ConfigMap app the acceptance scenarios use.
 pub fn guestbook(greeting: &str, replicas: u32) -> Vec<(&'static str, String)> {

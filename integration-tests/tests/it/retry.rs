@@ -5,30 +5,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use futures::StreamExt;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::watcher;
 use serde_json::json;
 
 use crate::common::*;
 
-const INVALID_DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: x}\n  template:\n    metadata:\n      labels: {app: y}\n    spec:\n      containers: [{name: c, image: nginx}]\n";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_sync_is_retried_with_backoff_up_to_the_limit() -> Result<()> {
     let caravel = Caravel::start("retry").await?;
-    let (repo, _) = caravel
-        .env
-        .git()
-        .create_repo_with("retry", vec![("bad/deployment.yaml", INVALID_DEPLOYMENT)])
-        .await?;
-    let dest = caravel.dest_namespace("retry").await?;
     caravel
-        .create_app("retried", &repo.file_url(), "bad", &dest, json!(null))
-        .await?;
-    caravel
-        .wait_app("retried", Duration::from_secs(20), "compared", |a| {
-            !sync_status(a).is_empty()
-        })
+        .manual_app(
+            "retried",
+            "bad",
+            vec![("bad/deployment.yaml", INVALID_DEPLOYMENT.to_owned())],
+        )
         .await?;
 
     let seen = Arc::new(Mutex::new(Vec::<(String, i64, String)>::new()));
@@ -55,14 +45,11 @@ async fn a_failing_sync_is_retried_with_backoff_up_to_the_limit() -> Result<()> 
     };
 
     let started = Instant::now();
-    let op = json!({"operation": {
-        "sync": {},
-        "initiatedBy": {"username": "retry-test"},
-        "retry": {"limit": 2, "backoff": {"duration": "1s", "factor": 2, "maxDuration": "10s"}},
-    }});
     caravel
-        .apps()
-        .patch("retried", &PatchParams::default(), &Patch::Merge(op))
+        .request_sync(
+            "retried",
+            json!({"sync": {}, "retry": {"limit": 2, "backoff": {"duration": "1s", "factor": 2, "maxDuration": "10s"}}}),
+        )
         .await?;
     let app = caravel
         .wait_app(

@@ -8,7 +8,6 @@ use anyhow::Result;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::watcher;
 use kube::Api;
 use serde_json::json;
@@ -24,26 +23,16 @@ const SLOW_DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wave_starts_only_when_the_previous_wave_is_healthy() -> Result<()> {
     let caravel = Caravel::start("waves").await?;
-    let (repo, _) = caravel
-        .env
-        .git()
-        .create_repo_with(
-            "waves",
+    let dest = caravel
+        .manual_app(
+            "waved",
+            "app",
             vec![
                 ("app/first.yaml", config_map("first", -1)),
                 ("app/slow.yaml", SLOW_DEPLOYMENT.to_owned()),
                 ("app/last.yaml", config_map("last", 1)),
             ],
         )
-        .await?;
-    let dest = caravel.dest_namespace("waves").await?;
-    caravel
-        .create_app("waved", &repo.file_url(), "app", &dest, json!(null))
-        .await?;
-    caravel
-        .wait_app("waved", Duration::from_secs(20), "compared", |a| {
-            sync_status(a) == "OutOfSync"
-        })
         .await?;
 
     let messages = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -68,11 +57,7 @@ async fn a_wave_starts_only_when_the_previous_wave_is_healthy() -> Result<()> {
             }
         })
     };
-    let op = json!({"operation": {"sync": {}, "initiatedBy": {"username": "waves-test"}}});
-    caravel
-        .apps()
-        .patch("waved", &PatchParams::default(), &Patch::Merge(op))
-        .await?;
+    caravel.request_sync("waved", json!({"sync": {}})).await?;
     caravel
         .wait_app(
             "waved",
@@ -128,31 +113,17 @@ async fn terminating_a_sync_stops_it_before_the_next_wave() -> Result<()> {
         },
     )
     .await?;
-    let (repo, _) = caravel
-        .env
-        .git()
-        .create_repo_with(
-            "terminate",
+    let dest = caravel
+        .manual_app(
+            "stuck",
+            "app",
             vec![
                 ("app/crashing.yaml", CRASHING_DEPLOYMENT.to_owned()),
                 ("app/last.yaml", config_map("last", 1)),
             ],
         )
         .await?;
-    let dest = caravel.dest_namespace("terminate").await?;
-    caravel
-        .create_app("stuck", &repo.file_url(), "app", &dest, json!(null))
-        .await?;
-    caravel
-        .wait_app("stuck", Duration::from_secs(20), "compared", |a| {
-            sync_status(a) == "OutOfSync"
-        })
-        .await?;
-    let op = json!({"operation": {"sync": {}, "initiatedBy": {"username": "terminate-test"}}});
-    caravel
-        .apps()
-        .patch("stuck", &PatchParams::default(), &Patch::Merge(op))
-        .await?;
+    caravel.request_sync("stuck", json!({"sync": {}})).await?;
     caravel
         .wait_app(
             "stuck",
