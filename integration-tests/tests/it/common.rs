@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
@@ -85,6 +86,7 @@ pub struct Caravel {
     pub redis_prefix: String,
     pub repo_server: ManagedProcess,
     pub controller: ManagedProcess,
+    controller_spec: ProcessSpec,
     pub api_server: Option<ManagedProcess>,
 }
 
@@ -132,7 +134,7 @@ impl Caravel {
         .spawn()?;
         caravel_integration_tests::net::wait_for_tcp(repo_port, Duration::from_secs(30)).await?;
 
-        let controller = with_otel(
+        let controller_spec = with_otel(
             ProcessSpec::cargo_binary(
                 "caravel-application-controller",
                 dir.join("controller.log"),
@@ -146,8 +148,8 @@ impl Caravel {
             .args(["--health-listen", &format!("127.0.0.1:{health_port}")])
             .arg("--kubeconfig")
             .arg(&kubeconfig),
-        )
-        .spawn()?;
+        );
+        let controller = controller_spec.clone().spawn()?;
 
         let api_server = if opts.api_server {
             let p = with_otel(
@@ -176,8 +178,24 @@ impl Caravel {
             redis_prefix,
             repo_server,
             controller,
+            controller_spec,
             api_server,
         })
+    }
+
+    /// Kills the controller (SIGKILL, no chance to clean up) and starts a
+    /// new one with the same flags and log file.
+    pub async fn restart_controller(&mut self) -> Result<()> {
+        self.controller.kill()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.controller.is_running() {
+            if Instant::now() > deadline {
+                bail!("the controller did not exit after SIGKILL");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.controller = self.controller_spec.clone().spawn()?;
+        Ok(())
     }
 
     pub fn apps(&self) -> Api<Application> {
@@ -394,5 +412,100 @@ where
             bail!("timed out after {timeout:?} waiting for {what}");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Records when each described state of watched objects was first seen, so
+/// a test can check the order things happened in across kinds.
+#[derive(Default)]
+pub struct Recorder {
+    seen: Arc<Mutex<Vec<(Instant, String)>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Watches `api`; for each object, `describe` lists the states it is
+    /// in (e.g. `job/migrate complete`). A deleted object is recorded as
+    /// `<kind>/<name> deleted`.
+    pub fn watch<K>(&mut self, api: Api<K>, describe: impl Fn(&K) -> Vec<String> + Send + 'static)
+    where
+        K: kube::Resource
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + Sync
+            + 'static,
+        K::DynamicType: Default,
+    {
+        let seen = self.seen.clone();
+        let stream = kube::runtime::watcher(api, kube::runtime::watcher::Config::default());
+        self.tasks.push(tokio::spawn(async move {
+            use futures::StreamExt;
+            futures::pin_mut!(stream);
+            while let Some(Ok(ev)) = stream.next().await {
+                let states = match &ev {
+                    kube::runtime::watcher::Event::Apply(o)
+                    | kube::runtime::watcher::Event::InitApply(o) => describe(o),
+                    kube::runtime::watcher::Event::Delete(o) => {
+                        let kind = K::kind(&K::DynamicType::default()).to_lowercase();
+                        vec![format!(
+                            "{kind}/{} deleted",
+                            o.meta().name.as_deref().unwrap_or("")
+                        )]
+                    }
+                    _ => vec![],
+                };
+                let mut seen = seen.lock().unwrap();
+                for s in states {
+                    if !seen.iter().any(|(_, x)| *x == s) {
+                        seen.push((Instant::now(), s));
+                    }
+                }
+            }
+        }));
+    }
+
+    /// When `state` was first seen.
+    pub fn at(&self, state: &str) -> Option<Instant> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, s)| s == state)
+            .map(|(t, _)| *t)
+    }
+
+    /// Every state seen, in order.
+    pub fn states(&self) -> Vec<String> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, s)| s.clone())
+            .collect()
+    }
+
+    /// Fails unless both were seen, `first` before `then`.
+    pub fn assert_before(&self, first: &str, then: &str) {
+        let a = self.at(first);
+        let b = self.at(then);
+        assert!(
+            matches!((a, b), (Some(a), Some(b)) if a < b),
+            "expected '{first}' before '{then}'; seen: {:#?}",
+            self.states()
+        );
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
     }
 }

@@ -11,6 +11,7 @@ mod cache;
 mod cli;
 mod crds;
 mod errors;
+mod hooks;
 mod retry;
 mod sync;
 mod tracing;

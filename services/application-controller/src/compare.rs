@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use caravel_crd::annotations::{HOOK, SYNC_WAVE, TRACKING_ID};
+use caravel_crd::annotations::{COMPARE_OPTIONS, SYNC_WAVE, TRACKING_ID};
 use caravel_crd::application::{Application, ApplicationCondition};
 use caravel_crd::tracking::TrackingId;
 use caravel_crd::{condition, IN_CLUSTER_NAME, IN_CLUSTER_SERVER};
@@ -20,6 +20,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::cluster::{gvk_label, gvk_of, KindInfo};
+use crate::hooks::{hook_info, hook_wave, is_hook_annotations, HookInfo};
 use crate::live_state::{is_own_tracking_id, tracking_app, LiveStateCache};
 use crate::settings::FIELD_MANAGER;
 use crate::Error;
@@ -78,6 +79,22 @@ pub struct Comparison {
     pub synced: bool,
     pub health: Health,
     pub images: Vec<String>,
+    /// Comparison errors that make a sync impossible. An unknown kind is
+    /// not one: its CRD may come with the same sync (it fails the dry run
+    /// otherwise).
+    pub sync_blockers: Vec<String>,
+    /// Hooks the revision declares; they run during a sync only and are
+    /// never compared or pruned.
+    pub hooks: Vec<HookResource>,
+}
+
+/// A hook object of the desired state. `state.name` is empty for a
+/// `generateName` hook until the sync names it.
+#[derive(Clone, Debug)]
+pub struct HookResource {
+    pub state: ResourceState,
+    pub generate_name: Option<String>,
+    pub info: HookInfo,
 }
 
 /// Dry-run results keyed by everything that determines them, so an
@@ -197,10 +214,21 @@ pub async fn compare(
     let mut conditions = Vec::new();
     let mut resources = Vec::new();
     let mut seen = HashSet::new();
+    let mut hooks = Vec::new();
+    let mut sync_blockers = Vec::new();
 
     for manifest in desired.manifests {
-        if is_hook(&manifest) {
+        if let Some(info) = hook_info(&manifest) {
             // Hooks run during sync only; the sync engine owns them.
+            if !info.skip {
+                match desired_hook(live, dest_ns.as_deref(), manifest, info).await {
+                    Ok(h) => hooks.push(h),
+                    Err(message) => {
+                        sync_blockers.push(message.clone());
+                        conditions.push(condition(condition::COMPARISON_ERROR, message))
+                    }
+                }
+            }
             continue;
         }
         match desired_resource(live, &app_name, dest_ns.as_deref(), manifest).await {
@@ -214,10 +242,11 @@ pub async fn compare(
                 resources.push(r);
             }
             Err((r, message)) => {
-                conditions.push(condition(condition::COMPARISON_ERROR, message));
-                if let Some(r) = r {
-                    resources.push(*r);
+                match r {
+                    Some(r) => resources.push(*r),
+                    None => sync_blockers.push(message.clone()),
                 }
+                conditions.push(condition(condition::COMPARISON_ERROR, message));
             }
         }
     }
@@ -226,6 +255,8 @@ pub async fn compare(
         if let Err(e) = diff_resource(live.cluster(), dry_runs, r).await {
             r.synced = false;
             r.message = Some(e.to_string());
+            // Not a blocker: the sync's own dry run reports it, and
+            // Force/Replace may be what resolves it.
             conditions.push(condition(
                 condition::COMPARISON_ERROR,
                 format!("{}: {e}", r.label()),
@@ -271,6 +302,7 @@ pub async fn compare(
             Ok(t) => t,
             Err(Error::UnknownKind(_)) => continue,
             Err(e) => {
+                sync_blockers.push(e.to_string());
                 conditions.push(condition(condition::COMPARISON_ERROR, e.to_string()));
                 continue;
             }
@@ -282,7 +314,10 @@ pub async fn compare(
                 obj.metadata.namespace.clone(),
                 obj.metadata.name.clone().unwrap_or_default(),
             );
-            if seen.contains(&key) || obj.metadata.deletion_timestamp.is_some() {
+            if seen.contains(&key)
+                || obj.metadata.deletion_timestamp.is_some()
+                || is_hook_annotations(obj.metadata.annotations.as_ref())
+            {
                 continue;
             }
             seen.insert(key);
@@ -306,7 +341,11 @@ pub async fn compare(
         }
     }
 
-    let synced = resources.iter().all(|r| r.synced);
+    // Extraneous objects marked IgnoreExtraneous do not make the app
+    // OutOfSync (they are still listed, and pruned by a pruning sync).
+    let synced = resources
+        .iter()
+        .all(|r| r.synced || (r.requires_pruning && ignores_extraneous(r)));
     let health = app_health(&resources);
     let images = images(&resources);
     Comparison {
@@ -317,7 +356,96 @@ pub async fn compare(
         synced,
         health,
         images,
+        sync_blockers,
+        hooks,
     }
+}
+
+fn ignores_extraneous(r: &ResourceState) -> bool {
+    r.live
+        .as_ref()
+        .and_then(|l| l.metadata.annotations.as_ref())
+        .and_then(|a| a.get(COMPARE_OPTIONS))
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|o| o.trim().eq_ignore_ascii_case("IgnoreExtraneous"))
+        })
+}
+
+/// The namespace a desired object lands in: its own, else the destination's
+/// (namespaced kinds only).
+fn target_namespace(
+    manifest: &Value,
+    info: Option<&KindInfo>,
+    dest_ns: Option<&str>,
+) -> Option<String> {
+    if info.is_some_and(|i| !i.namespaced) {
+        return None;
+    }
+    manifest
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .or_else(|| dest_ns.map(str::to_owned))
+}
+
+async fn desired_hook(
+    live: &LiveStateCache,
+    dest_ns: Option<&str>,
+    mut manifest: Value,
+    info: HookInfo,
+) -> Result<HookResource, String> {
+    let gvk = gvk_of(&manifest).ok_or_else(|| "hook without apiVersion or kind".to_owned())?;
+    let name = manifest
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    let generate_name = manifest
+        .pointer("/metadata/generateName")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    if name.is_none() && generate_name.is_none() {
+        return Err(format!(
+            "{} hook without metadata.name or metadata.generateName",
+            gvk.kind
+        ));
+    }
+    // An unknown kind is reported when the hook is about to run (its CRD
+    // may be created by an earlier phase of the same sync).
+    let kind = live.cluster().kind(&gvk).await.ok();
+    let namespace = target_namespace(&manifest, kind.as_ref(), dest_ns);
+    if kind.as_ref().is_some_and(|k| k.namespaced) && namespace.is_none() {
+        return Err(format!(
+            "{}/{}: namespaced hook without a namespace and no destination namespace",
+            gvk.kind,
+            name.as_deref()
+                .or(generate_name.as_deref())
+                .unwrap_or_default()
+        ));
+    }
+    default_port_protocols(&mut manifest, &gvk);
+    let wave = hook_wave(&manifest);
+    Ok(HookResource {
+        state: ResourceState {
+            gvk,
+            kind,
+            namespace,
+            name: name.unwrap_or_default(),
+            wave,
+            target: Some(manifest),
+            live: None,
+            predicted: None,
+            synced: true,
+            requires_pruning: false,
+            health: None,
+            message: None,
+        },
+        generate_name,
+        info,
+    })
 }
 
 /// Argo CD 3.x app health: the worst health of the resources that exist
@@ -429,7 +557,7 @@ async fn desired_resource(
 }
 
 /// Sets the namespace and the tracking id on a desired object.
-fn stamp(
+pub(crate) fn stamp(
     manifest: &mut Value,
     app: &str,
     gvk: &GroupVersionKind,
@@ -571,12 +699,6 @@ pub fn condition(type_: &str, message: String) -> ApplicationCondition {
     }
 }
 
-fn is_hook(manifest: &Value) -> bool {
-    let annotations = manifest.pointer("/metadata/annotations");
-    annotations.and_then(|a| a.get(HOOK)).is_some()
-        || annotations.and_then(|a| a.get("helm.sh/hook")).is_some()
-}
-
 fn wave_of(manifest: &Value) -> i64 {
     manifest
         .pointer("/metadata/annotations")
@@ -586,7 +708,7 @@ fn wave_of(manifest: &Value) -> i64 {
         .unwrap_or(0)
 }
 
-fn wave_of_live(obj: &DynamicObject) -> i64 {
+pub(crate) fn wave_of_live(obj: &DynamicObject) -> i64 {
     obj.metadata
         .annotations
         .as_ref()

@@ -9,7 +9,9 @@
 
 pub mod cluster;
 pub mod compare;
+pub mod deletion;
 pub mod error;
+pub mod hooks;
 pub mod live_state;
 pub mod reconcile;
 pub mod retry;

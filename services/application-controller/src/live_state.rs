@@ -74,11 +74,22 @@ impl LiveStateCache {
         let store = writer.as_reader();
         let changed = self.changed.clone();
         let label = crate::cluster::gvk_label(gvk);
+        let types = kube::api::TypeMeta {
+            api_version: info.resource.api_version.clone(),
+            kind: info.resource.kind.clone(),
+        };
         let stream = watcher(api, watcher::Config::default())
             .default_backoff()
-            // Managed fields are large and not needed for comparison (the
-            // server-side-apply dry run sees them on the server).
-            .modify(|o: &mut DynamicObject| o.metadata.managed_fields = None);
+            .modify(move |o: &mut DynamicObject| {
+                // Managed fields are large and not needed for comparison (the
+                // server-side-apply dry run sees them on the server).
+                o.metadata.managed_fields = None;
+                // Items of a list carry no apiVersion/kind; health rules
+                // are chosen by kind, so every cached object has them.
+                if o.types.is_none() {
+                    o.types = Some(types.clone());
+                }
+            });
         let stream = reflector::reflector(writer, stream);
         tokio::spawn(async move {
             tracing::debug!(kind = %label, "watching");

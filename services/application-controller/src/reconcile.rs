@@ -27,7 +27,7 @@ use tokio::sync::Mutex;
 use crate::cluster::Cluster;
 use crate::compare::{self, Comparison, DryRunCache, RefreshLevel};
 use crate::live_state::LiveStateCache;
-use crate::{retry, status, sync, Error, Opt};
+use crate::{deletion, retry, status, sync, Error, Opt};
 
 /// How long a comparison after a sync waits for the watch to deliver what
 /// the sync wrote.
@@ -158,7 +158,7 @@ async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Action, E
     let api: Api<Application> = Api::namespaced(ctx.cluster.client().clone(), &ctx.opt.namespace);
     if app.metadata.deletion_timestamp.is_some() {
         ctx.memos.lock().await.remove(&name);
-        return Ok(Action::await_change());
+        return deletion::finalize(&api, &app, &ctx.live).await;
     }
 
     let refresh = app.annotations().get(REFRESH).cloned();
@@ -390,12 +390,19 @@ async fn run_operation(
 ) -> Result<Option<Duration>, Error> {
     let name = app.name_any();
     // The same operation still Running: resumed after a restart, or retried.
-    let (started_at, retries) = match app.status.as_ref().and_then(|s| s.operation_state.as_ref()) {
-        Some(s) if s.phase == phase::RUNNING && &s.operation == op => {
-            (s.started_at.clone(), s.retry_count.unwrap_or(0))
-        }
-        _ => (status::now(), 0),
-    };
+    // A Running attempt that never finished was cut short by a restart:
+    // resume it with what it recorded (its hooks are not run again).
+    let (started_at, retries, prior) =
+        match app.status.as_ref().and_then(|s| s.operation_state.as_ref()) {
+            Some(s) if s.phase == phase::RUNNING && &s.operation == op => {
+                let prior = s.sync_result.clone().filter(|_| s.finished_at.is_none());
+                (s.started_at.clone(), s.retry_count.unwrap_or(0), prior)
+            }
+            _ => (status::now(), 0, None),
+        };
+    if prior.is_some() {
+        tracing::info!(target: "caravel::sync", app = %name, "resuming the operation that was running");
+    }
     let mut state = OperationState {
         operation: op.clone(),
         phase: phase::RUNNING.to_owned(),
@@ -404,7 +411,7 @@ async fn run_operation(
         } else {
             "syncing".to_owned()
         }),
-        sync_result: None,
+        sync_result: prior.clone(),
         started_at: started_at.clone(),
         finished_at: None,
         retry_count: Some(retries),
@@ -440,6 +447,12 @@ async fn run_operation(
                 apps: api.clone(),
                 app: name.clone(),
                 wave_delay: ctx.opt.sync_wave_delay,
+                started_at: started_at.clone(),
+                prior: prior
+                    .as_ref()
+                    .and_then(|r| r.resources.clone())
+                    .unwrap_or_default(),
+                source: source.clone(),
             };
             let o = sync::run(&ctx.live, &progress, app, op, &cmp).await;
             (Some(cmp), o)
@@ -623,13 +636,7 @@ async fn auto_sync(
     let Some(auto) = app.automated() else {
         return Ok(());
     };
-    if cmp.synced
-        || app.operation.is_some()
-        || !cmp
-            .conditions
-            .iter()
-            .all(|c| c.type_ != condition::COMPARISON_ERROR)
-    {
+    if cmp.synced || app.operation.is_some() || !cmp.sync_blockers.is_empty() {
         return Ok(());
     }
     let name = app.name_any();

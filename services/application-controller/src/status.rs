@@ -80,7 +80,11 @@ pub fn from_comparison(app: &Application, cmp: &Comparison) -> Result<Value, Err
             hook: None,
             requires_pruning: r.requires_pruning.then_some(true),
             sync_wave: Some(r.wave),
-            requires_deletion_confirmation: None,
+            requires_deletion_confirmation: (r.requires_pruning
+                && crate::sync::options::ResourceOptions::of(r)
+                    .get("Prune")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("confirm")))
+            .then_some(true),
         })
         .collect();
     let sync = SyncStatus {
