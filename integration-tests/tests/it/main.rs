@@ -7,11 +7,14 @@
 
 mod common;
 
+mod app_of_apps;
 mod cache;
 mod cli;
 mod crds;
+mod deletion;
 mod errors;
 mod hooks;
+mod ownership;
 mod retry;
 mod sync;
 mod tracing;
