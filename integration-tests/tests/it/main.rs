@@ -14,6 +14,7 @@ mod crds;
 mod deletion;
 mod errors;
 mod hooks;
+mod options;
 mod ownership;
 mod retry;
 mod sync;
