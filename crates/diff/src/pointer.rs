@@ -83,7 +83,7 @@ pub fn ignore_json_pointers(obj: &mut Value, pointers: &[String]) {
 }
 
 /// An RFC 6901 array index: `0` or digits without a leading zero.
-fn array_index(token: &str) -> Option<usize> {
+pub(crate) fn array_index(token: &str) -> Option<usize> {
     let canonical =
         token == "0" || (!token.starts_with('0') && token.bytes().all(|b| b.is_ascii_digit()));
     if canonical && !token.is_empty() {

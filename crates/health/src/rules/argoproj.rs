@@ -7,16 +7,23 @@ use serde_json::Value;
 use crate::code::{Health, HealthCode};
 use crate::fields::{at, text};
 
+/// What Argo CD reports when a Lua health check returns a status that is not
+/// one of the six codes.
+const INVALID_LUA_STATUS: &str = "Lua returned an invalid health status";
+
+/// The child's `status.health`, as the `argoproj.io/Application` Lua check
+/// passes it through; a status that is no health code becomes Unknown, as
+/// Argo CD's Lua runner reports it.
 pub(crate) fn application(obj: &Value) -> Health {
-    let reported = at(obj, &["status", "health", "status"])
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse::<HealthCode>().ok());
-    match reported {
-        Some(status) => Health::new(status, text(obj, &["status", "health", "message"])),
+    match at(obj, &["status", "health", "status"]).filter(|s| !s.is_null()) {
         None => Health::new(
             HealthCode::Progressing,
             "Waiting for application to be reconciled",
         ),
+        Some(reported) => match reported.as_str().map(str::parse::<HealthCode>) {
+            Some(Ok(status)) => Health::new(status, text(obj, &["status", "health", "message"])),
+            _ => Health::new(HealthCode::Unknown, INVALID_LUA_STATUS),
+        },
     }
 }
 
@@ -79,11 +86,29 @@ mod tests {
     }
 
     #[test]
-    fn a_child_application_with_an_unrecognised_health_is_progressing() {
-        let a = app(json!({"health": {"status": "Bogus"}}));
+    fn a_child_application_with_an_unrecognised_health_is_unknown_as_the_lua_runner_reports_it() {
+        for status in ["Bogus", ""] {
+            let a = app(json!({"health": {"status": status, "message": "ignored"}}));
+            assert_eq!(
+                crate::assess(&a),
+                Some(Health::new(
+                    HealthCode::Unknown,
+                    "Lua returned an invalid health status"
+                )),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_child_application_whose_health_has_no_status_yet_is_progressing() {
+        let a = app(json!({"health": {"message": "x"}}));
         assert_eq!(
-            crate::assess(&a).map(|h| h.status),
-            Some(HealthCode::Progressing)
+            crate::assess(&a),
+            Some(Health::new(
+                HealthCode::Progressing,
+                "Waiting for application to be reconciled"
+            ))
         );
     }
 

@@ -10,12 +10,17 @@ use crate::fields::{annotation, list, text};
 const CONDITIONS_ANNOTATION: &str = "autoscaling.alpha.kubernetes.io/conditions";
 const WAITING: &str = "Waiting to Autoscale";
 
-/// (condition type, reason) pairs that mean the autoscaler cannot work.
+/// (condition type, reason) pairs that mean the autoscaler cannot work: the
+/// reasons the HPA controller writes when it cannot read its target or any
+/// kind of metric (the non-resource metric reasons since argo-cd#26274).
 const DEGRADED: &[(&str, &str)] = &[
     ("AbleToScale", "FailedGetScale"),
     ("AbleToScale", "FailedUpdateScale"),
     ("ScalingActive", "FailedGetResourceMetric"),
     ("ScalingActive", "FailedGetObjectMetric"),
+    ("ScalingActive", "FailedGetPodsMetric"),
+    ("ScalingActive", "FailedGetExternalMetric"),
+    ("ScalingActive", "FailedComputeMetricsReplicas"),
     ("ScalingActive", "InvalidSelector"),
 ];
 
@@ -39,6 +44,9 @@ pub(crate) fn horizontal_pod_autoscaler(obj: &Value) -> Health {
     check(list(obj, &["status", "conditions"]))
 }
 
+/// Any degraded condition wins over a healthy one, wherever it sits in the
+/// list (argo-cd#26274: `AbleToScale=True` listed first no longer hides a
+/// metrics failure).
 fn check(conditions: &[Value]) -> Health {
     let degraded = conditions.iter().find(|c| {
         let (kind, reason) = (text(c, &["type"]), text(c, &["reason"]));
@@ -114,6 +122,25 @@ mod tests {
                 "unable to get metrics for resource cpu"
             ))
         );
+    }
+
+    #[test]
+    fn an_hpa_failing_to_read_any_kind_of_metric_is_degraded() {
+        for reason in [
+            "FailedGetObjectMetric",
+            "FailedGetPodsMetric",
+            "FailedGetExternalMetric",
+            "FailedComputeMetricsReplicas",
+        ] {
+            let h = hpa_v2(json!([
+                {"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale", "message": "ok"},
+                {"type": "ScalingActive", "status": "False", "reason": reason, "message": "no metric"}]));
+            assert_eq!(
+                crate::assess(&h),
+                Some(Health::new(HealthCode::Degraded, "no metric")),
+                "{reason}"
+            );
+        }
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub(crate) fn job(obj: &Value) -> Health {
     } else if failed {
         Health::new(HealthCode::Degraded, fail_message)
     } else if suspended {
+        // The Suspended condition's own message (argo-cd#28738; earlier
+        // releases reported an empty message here).
         Health::new(HealthCode::Suspended, message)
     } else {
         Health::new(HealthCode::Healthy, message)
