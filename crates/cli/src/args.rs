@@ -57,6 +57,15 @@ pub enum AppCommand {
     /// Stop the running operation of an Application.
     #[command(name = "terminate-op")]
     TerminateOp(NameArg),
+    /// Roll an Application back to a deployment of its history (by ID; the
+    /// previous deployment when omitted) and follow the sync. Refused while
+    /// auto-sync is enabled.
+    Rollback(RollbackArgs),
+    /// Delete an Application, and by default its resources (cascade).
+    Delete(DeleteArgs),
+    /// List the resources of an Application with their sync wave, hook,
+    /// status and health, and the last operation's message.
+    Resources(ResourcesArgs),
 }
 
 /// Output formats of `app list`.
@@ -76,6 +85,14 @@ pub enum GetOutput {
     Wide,
     Json,
     Yaml,
+}
+
+/// Output formats of `app resources`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ResourcesOutput {
+    #[default]
+    Wide,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +179,19 @@ pub struct SyncArgs {
     /// Sync option such as `Prune=false` or `ServerSideApply=true` (repeatable).
     #[arg(long = "sync-option")]
     pub sync_options: Vec<String>,
+    /// Retry a failed sync this many times (-1: without limit). 0 sends no
+    /// retry strategy, so the Application's own `syncPolicy.retry` applies.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub retry_limit: i64,
+    /// Delay before the first retry, as a duration (e.g. 5s, 2m, 1h).
+    #[arg(long, default_value = "5s")]
+    pub retry_backoff_duration: String,
+    /// Longest delay between two retries, as a duration (e.g. 3m, 1h).
+    #[arg(long, default_value = "3m")]
+    pub retry_backoff_max_duration: String,
+    /// Factor the delay is multiplied by after each failed retry.
+    #[arg(long, default_value_t = 2)]
+    pub retry_backoff_factor: i64,
     /// Return once the sync is requested instead of following it.
     #[arg(long = "async")]
     pub r#async: bool,
@@ -172,8 +202,111 @@ pub struct SyncArgs {
 
 impl SyncArgs {
     pub fn timeout(&self) -> Option<Duration> {
-        (self.timeout > 0).then(|| Duration::from_secs(self.timeout))
+        seconds(self.timeout)
     }
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Application name, or NAMESPACE/NAME.
+    pub name: String,
+    /// History ID to roll back to (see `app history`); the previous
+    /// deployment when omitted.
+    pub id: Option<i64>,
+    /// Delete resources that the deployment rolled back to does not have.
+    #[arg(long)]
+    pub prune: bool,
+    /// Preview the rollback without applying anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Return once the rollback is requested instead of following it.
+    #[arg(long = "async")]
+    pub r#async: bool,
+    /// Give up following the rollback after this many seconds (0: wait forever).
+    #[arg(long, default_value_t = 0)]
+    pub timeout: u64,
+}
+
+impl RollbackArgs {
+    pub fn timeout(&self) -> Option<Duration> {
+        seconds(self.timeout)
+    }
+}
+
+/// `--cascade` values: a boolean as in argocd, or a propagation policy
+/// (which implies cascade).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CascadeArg {
+    True,
+    False,
+    Foreground,
+    Background,
+}
+
+/// How the resources of a deleted Application are deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PropagationPolicy {
+    /// Dependents first, then the resource.
+    Foreground,
+    /// The resource at once; the garbage collector removes dependents.
+    Background,
+}
+
+impl PropagationPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PropagationPolicy::Foreground => "foreground",
+            PropagationPolicy::Background => "background",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Application name, or NAMESPACE/NAME.
+    pub name: String,
+    /// Delete the Application's resources too (true, the default), keep them
+    /// (false), or delete them with this propagation policy (foreground,
+    /// background). Give the value with '=': --cascade=false.
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub cascade: Option<CascadeArg>,
+    /// Propagation policy for deleting the resources (with cascade).
+    #[arg(short = 'p', long, value_enum)]
+    pub propagation_policy: Option<PropagationPolicy>,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Wait until the Application is gone (after its resources, with cascade).
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait, give up after this many seconds (0: wait forever).
+    #[arg(long, default_value_t = 0)]
+    pub timeout: u64,
+}
+
+impl DeleteArgs {
+    pub fn timeout(&self) -> Option<Duration> {
+        seconds(self.timeout)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ResourcesArgs {
+    /// Application name, or NAMESPACE/NAME.
+    pub name: String,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: ResourcesOutput,
+}
+
+fn seconds(n: u64) -> Option<Duration> {
+    (n > 0).then(|| Duration::from_secs(n))
 }
 
 /// Parses `GROUP:KIND:NAME` or `GROUP:KIND:NAMESPACE/NAME` as `argocd app
@@ -292,6 +425,100 @@ mod tests {
         assert_eq!(sync.resources.len(), 2);
         assert_eq!(sync.resources[1], selector("", "Service", "", "web"));
         assert_eq!(sync.timeout(), Some(Duration::from_secs(30)));
+        Ok(())
+    }
+
+    #[test]
+    fn retry_flags_parse_like_argocd() -> anyhow::Result<()> {
+        let opt = Opt::try_parse_from([
+            "caravel",
+            "app",
+            "sync",
+            "guestbook",
+            "--retry-limit",
+            "-1",
+            "--retry-backoff-duration",
+            "10s",
+            "--retry-backoff-max-duration",
+            "5m",
+            "--retry-backoff-factor",
+            "3",
+        ])?;
+        let Command::App(AppCommand::Sync(sync)) = opt.command else {
+            anyhow::bail!("expected app sync");
+        };
+        assert_eq!(sync.retry_limit, -1);
+        assert_eq!(sync.retry_backoff_duration, "10s");
+        assert_eq!(sync.retry_backoff_max_duration, "5m");
+        assert_eq!(sync.retry_backoff_factor, 3);
+
+        let opt = Opt::try_parse_from(["caravel", "app", "sync", "guestbook"])?;
+        let Command::App(AppCommand::Sync(sync)) = opt.command else {
+            anyhow::bail!("expected app sync");
+        };
+        assert_eq!(
+            (
+                sync.retry_limit,
+                sync.retry_backoff_duration.as_str(),
+                sync.retry_backoff_max_duration.as_str(),
+                sync.retry_backoff_factor
+            ),
+            (0, "5s", "3m", 2)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn rollback_takes_an_optional_history_id() -> anyhow::Result<()> {
+        let opt = Opt::try_parse_from([
+            "caravel",
+            "app",
+            "rollback",
+            "guestbook",
+            "3",
+            "--prune",
+            "--dry-run",
+            "--async",
+        ])?;
+        let Command::App(AppCommand::Rollback(rollback)) = opt.command else {
+            anyhow::bail!("expected app rollback");
+        };
+        assert_eq!(rollback.id, Some(3));
+        assert!(rollback.prune && rollback.dry_run && rollback.r#async);
+        let opt = Opt::try_parse_from(["caravel", "app", "rollback", "guestbook"])?;
+        let Command::App(AppCommand::Rollback(rollback)) = opt.command else {
+            anyhow::bail!("expected app rollback");
+        };
+        assert_eq!(rollback.id, None);
+        assert!(Opt::try_parse_from(["caravel", "app", "rollback", "guestbook", "x"]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn cascade_takes_a_boolean_or_a_policy_after_an_equals_sign() -> anyhow::Result<()> {
+        let delete = |args: &[&str]| -> anyhow::Result<DeleteArgs> {
+            let mut argv = vec!["caravel", "app", "delete"];
+            argv.extend_from_slice(args);
+            match Opt::try_parse_from(argv)?.command {
+                Command::App(AppCommand::Delete(d)) => Ok(d),
+                other => anyhow::bail!("expected app delete, got {other:?}"),
+            }
+        };
+        assert_eq!(delete(&["a"])?.cascade, None);
+        assert_eq!(delete(&["--cascade", "a"])?.cascade, Some(CascadeArg::True));
+        assert_eq!(delete(&["a", "--cascade"])?.cascade, Some(CascadeArg::True));
+        assert_eq!(
+            delete(&["a", "--cascade=false"])?.cascade,
+            Some(CascadeArg::False)
+        );
+        assert_eq!(
+            delete(&["a", "--cascade=background"])?.cascade,
+            Some(CascadeArg::Background)
+        );
+        let d = delete(&["a", "-p", "background", "-y", "--wait"])?;
+        assert_eq!(d.propagation_policy, Some(PropagationPolicy::Background));
+        assert!(d.yes && d.wait);
+        assert!(delete(&["a", "--cascade=sometimes"]).is_err());
         Ok(())
     }
 

@@ -4,7 +4,8 @@
 use caravel_crd::application::Application;
 use caravel_proto::application::v1::application_service_client::ApplicationServiceClient;
 use caravel_proto::application::v1::{
-    ApplicationQuery, ApplicationRefreshRequest, ApplicationSyncRequest, ApplicationWatchEvent,
+    ApplicationDeleteRequest, ApplicationQuery, ApplicationRefreshRequest,
+    ApplicationRollbackRequest, ApplicationSyncRequest, ApplicationWatchEvent,
     ManagedResourcesResponse, RevisionHistory,
 };
 use serde_json::Value;
@@ -137,6 +138,25 @@ impl ApiClient {
             .await
             .map_err(|s| self.error(s))?;
         App::decode(&reply.into_inner().json)
+    }
+
+    pub async fn rollback(&self, request: ApplicationRollbackRequest) -> Result<App, CliError> {
+        let reply = self
+            .inner
+            .clone()
+            .rollback(request)
+            .await
+            .map_err(|s| self.error(s))?;
+        App::decode(&reply.into_inner().json)
+    }
+
+    pub async fn delete(&self, request: ApplicationDeleteRequest) -> Result<(), CliError> {
+        self.inner
+            .clone()
+            .delete(request)
+            .await
+            .map(drop)
+            .map_err(|s| self.error(s))
     }
 
     pub async fn refresh(&self, app: &AppRef, hard: bool) -> Result<App, CliError> {

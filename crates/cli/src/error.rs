@@ -13,6 +13,10 @@ pub enum CliError {
     /// The api-server answered with an error.
     #[error("{}", describe(.status, .server))]
     Api { status: Status, server: String },
+    /// The command cannot run as asked (conflicting flags, nothing to roll
+    /// back to).
+    #[error("{0}")]
+    Invalid(String),
     /// `--server` is not a usable address.
     #[error("invalid --server {server:?}: {reason}")]
     Server { server: String, reason: String },

@@ -1,6 +1,8 @@
-//! Following a requested sync until its operation finishes: through the
-//! Watch stream, or by polling Get when watching is not possible. Prints a
-//! progress line whenever the operation or a resource changes.
+//! Following a requested sync (or rollback) until its operation finishes:
+//! through the Watch stream, or by polling Get when watching is not
+//! possible. Prints each resource result as the controller reports it
+//! (phase, wave by wave, hooks with their phase) and the operation's
+//! message whenever it changes.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -12,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::client::{ApiClient, App, AppRef};
 use crate::error::CliError;
-use crate::render::{self, ResourceState};
+use crate::render::{self, SyncResultRow};
 
 /// Pause between two Gets when polling.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -57,14 +59,19 @@ pub fn operation_status(
 /// What has been printed so far, so only changes are printed again.
 #[derive(Debug, Default)]
 pub struct Progress {
-    resources: HashMap<String, ResourceState>,
+    /// Per result identity, the (status, hook phase) last printed.
+    results: HashMap<String, (String, String)>,
     operation: Option<(String, String)>,
+    retry_count: i64,
     header_printed: bool,
+    widths: Vec<usize>,
 }
 
 impl Progress {
-    /// Text to print for this state of the app (empty when nothing changed).
-    /// The last operation's results are shown only once they are ours.
+    /// Text to print for this state of the app (empty when nothing changed):
+    /// every resource result of our operation that is new or changed its
+    /// status or hook phase, then the operation's phase and message when
+    /// they changed. A retry starts the results afresh.
     pub fn update(
         &mut self,
         app: &Application,
@@ -72,30 +79,39 @@ impl Progress {
         timestamp: &str,
     ) -> String {
         let state = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
-        let ours = state.is_some_and(|s| requested.is_some_and(|r| &s.operation == r));
+        let Some(state) = state.filter(|s| requested.is_some_and(|r| &s.operation == r)) else {
+            return String::new();
+        };
         let mut out = String::new();
-        if let Some(s) = state.filter(|_| ours) {
-            let current = (s.phase.clone(), s.message.clone().unwrap_or_default());
-            if self.operation.as_ref() != Some(&current) {
-                let message = if current.1.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", current.1)
-                };
-                out += &format!("{timestamp}  Operation {}{message}\n", current.0);
-                self.operation = Some(current);
-            }
+        let retry_count = state.retry_count.unwrap_or(0);
+        if retry_count != self.retry_count {
+            self.results.clear();
+            self.retry_count = retry_count;
         }
-        let changed: Vec<ResourceState> = render::resource_states(app, ours)
+        let changed: Vec<SyncResultRow> = render::sync_results(app)
             .into_iter()
-            .filter(|s| self.resources.get(&s.key()) != Some(s))
+            .filter(|r| self.results.get(&r.identity()) != Some(&r.state()))
             .collect();
         if !changed.is_empty() {
-            out += &render::progress_rows(timestamp, &changed, !self.header_printed);
+            out +=
+                &render::progress_rows(timestamp, &changed, !self.header_printed, &mut self.widths);
             self.header_printed = true;
-            for s in changed {
-                self.resources.insert(s.key(), s);
+            for r in changed {
+                self.results.insert(r.identity(), r.state());
             }
+        }
+        let current = (
+            state.phase.clone(),
+            state.message.clone().unwrap_or_default(),
+        );
+        if self.operation.as_ref() != Some(&current) {
+            let message = if current.1.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", current.1)
+            };
+            out += &format!("{timestamp}  Operation {}{message}\n", current.0);
+            self.operation = Some(current);
         }
         out
     }

@@ -1,7 +1,7 @@
 //! `caravel`, the command line of Caravel: `caravel app list|get|sync|diff|
-//! history|refresh` against the api-server, printing what `argocd app …`
-//! prints. Rendering lives in pure functions ([`render`], [`table`]) so it
-//! is tested without a server.
+//! history|refresh|wait|terminate-op|rollback|delete|resources` against the
+//! api-server, printing what `argocd app …` prints. Rendering lives in pure
+//! functions ([`render`], [`table`]) so it is tested without a server.
 
 pub mod args;
 pub mod client;

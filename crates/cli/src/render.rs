@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use caravel_crd::application::{Application, ApplicationSource, OperationState};
-use caravel_proto::application::v1::{ResourceDiff, RevisionHistory};
+use caravel_crd::application::{Application, ApplicationSource, OperationState, ResourceResult};
+use caravel_proto::application::v1::{ApplicationDeleteRequest, ResourceDiff, RevisionHistory};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -429,33 +429,320 @@ pub fn resources_table(states: &[ResourceState]) -> String {
     table::render(&rows)
 }
 
-/// Rows of sync progress: `TIMESTAMP GROUP KIND … MESSAGE`, with the header
-/// when `header` is set.
-pub fn progress_rows(timestamp: &str, states: &[ResourceState], header: bool) -> String {
+// === app resources ===
+
+/// One row of `app resources`: a resource of `status.resources` joined with
+/// its result in the last operation, or a hook known only from that result.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResourceRow {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// `None` for hooks known only from the last operation.
+    pub sync_wave: Option<i64>,
+    /// `status.resources[].hook`, or a hook type in the last operation.
+    pub hook: bool,
+    pub hook_type: String,
+    pub hook_phase: String,
+    pub sync_phase: String,
+    /// Sync status (Synced, OutOfSync); for hooks known only from the last
+    /// operation, their result (Synced, SyncFailed).
+    pub status: String,
+    pub health: String,
+    pub requires_pruning: bool,
+    /// The last operation's message about the resource.
+    pub message: String,
+}
+
+impl ResourceRow {
+    fn cells(&self) -> Vec<String> {
+        let hook = match (self.hook_type.as_str(), self.hook) {
+            ("", true) => "true".to_owned(),
+            (hook_type, _) => hook_type.to_owned(),
+        };
+        // As in `app get`: a hook's status is its phase.
+        let status = if self.hook && !self.hook_phase.is_empty() {
+            self.hook_phase.clone()
+        } else {
+            self.status.clone()
+        };
+        let message = match (self.requires_pruning, self.message.as_str()) {
+            (true, "") => "requires pruning".to_owned(),
+            (true, m) => format!("requires pruning; {m}"),
+            (false, m) => m.to_owned(),
+        };
+        vec![
+            self.group.clone(),
+            self.kind.clone(),
+            self.namespace.clone(),
+            self.name.clone(),
+            self.sync_wave.map(|w| w.to_string()).unwrap_or_default(),
+            hook,
+            status,
+            self.health.clone(),
+            message,
+        ]
+    }
+
+    /// The row as JSON (`app resources -o json`), every field present.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "group": self.group,
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+            "syncWave": self.sync_wave,
+            "hook": self.hook,
+            "hookType": self.hook_type,
+            "hookPhase": self.hook_phase,
+            "syncPhase": self.sync_phase,
+            "status": self.status,
+            "health": self.health,
+            "requiresPruning": self.requires_pruning,
+            "message": self.message,
+        })
+    }
+}
+
+fn resource_key(group: &str, kind: &str, namespace: &str, name: &str) -> String {
+    format!("{group}/{kind}/{namespace}/{name}")
+}
+
+/// The rows of `app resources`: `status.resources` in order (wave 0 when
+/// unset), joined by group/kind/namespace/name with the last operation's
+/// results; then the hooks found only in those results.
+pub fn resource_rows(app: &Application) -> Vec<ResourceRow> {
+    let status = app.status.as_ref();
+    let results = status
+        .and_then(|s| s.operation_state.as_ref())
+        .and_then(|o| o.sync_result.as_ref())
+        .and_then(|r| r.resources.as_deref())
+        .unwrap_or_default();
+    let mut by_key: HashMap<String, &ResourceResult> = results
+        .iter()
+        .map(|r| (resource_key(&r.group, &r.kind, &r.namespace, &r.name), r))
+        .collect();
+    let text = |s: &Option<String>| s.clone().unwrap_or_default();
+
     let mut rows = Vec::new();
+    for r in status
+        .and_then(|s| s.resources.as_deref())
+        .unwrap_or_default()
+    {
+        let group = text(&r.group);
+        let namespace = text(&r.namespace);
+        let result = by_key.remove(&resource_key(&group, &r.kind, &namespace, &r.name));
+        let hook_type = result.map(|x| text(&x.hook_type)).unwrap_or_default();
+        rows.push(ResourceRow {
+            group,
+            kind: r.kind.clone(),
+            namespace,
+            name: r.name.clone(),
+            sync_wave: Some(r.sync_wave.unwrap_or(0)),
+            hook: r.hook == Some(true) || !hook_type.is_empty(),
+            hook_type,
+            hook_phase: result.map(|x| text(&x.hook_phase)).unwrap_or_default(),
+            sync_phase: result.map(|x| text(&x.sync_phase)).unwrap_or_default(),
+            status: text(&r.status),
+            health: r
+                .health
+                .as_ref()
+                .and_then(|h| h.status.clone())
+                .unwrap_or_default(),
+            requires_pruning: r.requires_pruning == Some(true),
+            message: result.map(|x| text(&x.message)).unwrap_or_default(),
+        });
+    }
+    // Hooks are often deleted once they ran, leaving only their result.
+    for r in results {
+        let key = resource_key(&r.group, &r.kind, &r.namespace, &r.name);
+        let hook_type = text(&r.hook_type);
+        if hook_type.is_empty() || by_key.remove(&key).is_none() {
+            continue;
+        }
+        rows.push(ResourceRow {
+            group: r.group.clone(),
+            kind: r.kind.clone(),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+            sync_wave: None,
+            hook: true,
+            hook_type,
+            hook_phase: text(&r.hook_phase),
+            sync_phase: text(&r.sync_phase),
+            status: text(&r.status),
+            health: String::new(),
+            requires_pruning: false,
+            message: text(&r.message),
+        });
+    }
+    rows
+}
+
+/// `GROUP KIND NAMESPACE NAME WAVE HOOK STATUS HEALTH MESSAGE`; a hook's
+/// STATUS is its phase.
+pub fn resource_rows_table(rows: &[ResourceRow]) -> String {
+    let mut table = vec![[
+        "GROUP",
+        "KIND",
+        "NAMESPACE",
+        "NAME",
+        "WAVE",
+        "HOOK",
+        "STATUS",
+        "HEALTH",
+        "MESSAGE",
+    ]
+    .map(str::to_owned)
+    .to_vec()];
+    table.extend(rows.iter().map(ResourceRow::cells));
+    table::render(&table)
+}
+
+// === app delete ===
+
+/// What `app delete` reports once the request is accepted (without
+/// `--wait`): with cascade the controller deletes the resources first.
+pub fn deletion_requested(name: &str, request: &ApplicationDeleteRequest) -> String {
+    if request.cascade == Some(false) {
+        return format!("application '{name}' deleted; its resources are kept\n");
+    }
+    let policy = match request.propagation_policy.as_str() {
+        "" => "foreground",
+        p => p,
+    };
+    format!(
+        "application '{name}' is being deleted: its resources are deleted first ({policy} propagation)\n"
+    )
+}
+
+/// The state of an Application being deleted, for `app delete --wait`:
+/// how many resources it still has and which finalizers hold it.
+pub fn deletion_progress(app: &Application) -> String {
+    let resources = app
+        .status
+        .as_ref()
+        .and_then(|s| s.resources.as_ref())
+        .map_or(0, Vec::len);
+    let finalizers = app.metadata.finalizers.as_deref().unwrap_or_default();
+    let mut line = match resources {
+        1 => "deleting: 1 resource".to_owned(),
+        n => format!("deleting: {n} resources"),
+    };
+    if !finalizers.is_empty() {
+        line += &format!(", waiting for {}", finalizers.join(", "));
+    }
+    line
+}
+
+// === sync progress ===
+
+/// One resource result of a running sync
+/// (`status.operationState.syncResult.resources[]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncResultRow {
+    /// PreSync, Sync, PostSync or SyncFail.
+    pub sync_phase: String,
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// Synced, SyncFailed, Pruned, PruneSkipped.
+    pub status: String,
+    pub hook_type: String,
+    /// Running, Succeeded, Failed, … for hooks.
+    pub hook_phase: String,
+    pub message: String,
+}
+
+impl SyncResultRow {
+    /// Which result this is: one per resource and phase.
+    pub fn identity(&self) -> String {
+        format!(
+            "{}/{}",
+            self.sync_phase,
+            resource_key(&self.group, &self.kind, &self.namespace, &self.name)
+        )
+    }
+
+    /// What makes a result worth printing again when it changes.
+    pub fn state(&self) -> (String, String) {
+        (self.status.clone(), self.hook_phase.clone())
+    }
+
+    fn cells(&self, timestamp: &str) -> Vec<String> {
+        let status = if self.hook_type.is_empty() || self.hook_phase.is_empty() {
+            self.status.clone()
+        } else {
+            self.hook_phase.clone()
+        };
+        vec![
+            timestamp.to_owned(),
+            self.sync_phase.clone(),
+            self.group.clone(),
+            self.kind.clone(),
+            self.namespace.clone(),
+            self.name.clone(),
+            status,
+            self.hook_type.clone(),
+            self.message.clone(),
+        ]
+    }
+}
+
+/// The results the last operation reported so far, in its order.
+pub fn sync_results(app: &Application) -> Vec<SyncResultRow> {
+    let text = |s: &Option<String>| s.clone().unwrap_or_default();
+    app.status
+        .as_ref()
+        .and_then(|s| s.operation_state.as_ref())
+        .and_then(|o| o.sync_result.as_ref())
+        .and_then(|r| r.resources.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .map(|r| SyncResultRow {
+            sync_phase: text(&r.sync_phase),
+            group: r.group.clone(),
+            kind: r.kind.clone(),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+            status: text(&r.status),
+            hook_type: text(&r.hook_type),
+            hook_phase: text(&r.hook_phase),
+            message: text(&r.message),
+        })
+        .collect()
+}
+
+/// The header of the progress table.
+pub const PROGRESS_HEADER: [&str; 9] = [
+    "TIMESTAMP",
+    "PHASE",
+    "GROUP",
+    "KIND",
+    "NAMESPACE",
+    "NAME",
+    "STATUS",
+    "HOOK",
+    "MESSAGE",
+];
+
+/// Progress rows `TIMESTAMP PHASE GROUP KIND NAMESPACE NAME STATUS HOOK
+/// MESSAGE` (a hook's STATUS is its phase), the header first when `header`
+/// is set, aligned with what was printed before through `widths`.
+pub fn progress_rows(
+    timestamp: &str,
+    rows: &[SyncResultRow],
+    header: bool,
+    widths: &mut Vec<usize>,
+) -> String {
+    let mut table = Vec::new();
     if header {
-        rows.push(
-            [
-                "TIMESTAMP",
-                "GROUP",
-                "KIND",
-                "NAMESPACE",
-                "NAME",
-                "STATUS",
-                "HEALTH",
-                "HOOK",
-                "MESSAGE",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
-        );
+        table.push(PROGRESS_HEADER.map(str::to_owned).to_vec());
     }
-    for s in states {
-        let mut cells = vec![timestamp.to_owned()];
-        cells.extend(s.cells());
-        rows.push(cells);
-    }
-    table::render(&rows)
+    table.extend(rows.iter().map(|r| r.cells(timestamp)));
+    table::render_continued(&table, widths)
 }
 
 // === history ===

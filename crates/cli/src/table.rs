@@ -5,16 +5,30 @@
 
 /// Renders rows (the first usually a header) as aligned columns.
 pub fn render<S: AsRef<str>>(rows: &[Vec<S>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut widths = vec![0usize; columns];
+    render_continued(rows, &mut Vec::new())
+}
+
+/// Renders rows printed piece by piece (progress): each column as wide as
+/// its widest cell so far, `widths` remembering that across calls, so later
+/// rows line up with earlier ones unless a wider cell arrives.
+pub fn render_continued<S: AsRef<str>>(rows: &[Vec<S>], widths: &mut Vec<usize>) -> String {
     for row in rows {
         // As in tabwriter, a line's last cell is not tab-terminated and
         // does not widen its column.
         let aligned = row.len().saturating_sub(1);
+        if widths.len() < aligned {
+            widths.resize(aligned, 0);
+        }
         for (i, cell) in row.iter().take(aligned).enumerate() {
             widths[i] = widths[i].max(width(cell.as_ref()));
         }
     }
+    lines(rows, widths)
+}
+
+/// The rows as lines, each cell but the last padded to its column's width
+/// plus two.
+fn lines<S: AsRef<str>>(rows: &[Vec<S>], widths: &[usize]) -> String {
     let mut out = String::new();
     for row in rows {
         let mut line = String::new();
@@ -22,7 +36,12 @@ pub fn render<S: AsRef<str>>(rows: &[Vec<S>]) -> String {
             let cell = single_line(cell.as_ref());
             line.push_str(&cell);
             if i + 1 < row.len() {
-                let pad = widths[i] - width(&cell) + 2;
+                let pad = widths
+                    .get(i)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_sub(width(&cell))
+                    + 2;
                 line.extend(std::iter::repeat_n(' ', pad));
             }
         }
@@ -95,6 +114,21 @@ mod tests {
     fn multi_line_cells_are_flattened() {
         let rows = vec![vec!["A", "B"], vec!["x", "line one\nline two"]];
         assert_eq!(render(&rows), "A  B\nx  line one line two\n");
+    }
+
+    #[test]
+    fn continued_tables_keep_the_widths_seen_so_far() {
+        let mut widths = Vec::new();
+        let first = render_continued(&[vec!["NAME", "STATUS", "MESSAGE"]], &mut widths);
+        let second = render_continued(&[vec!["a", "Synced", "ok"]], &mut widths);
+        let third = render_continued(&[vec!["guestbook", "Running", "x"]], &mut widths);
+        assert_eq!(first, "NAME  STATUS  MESSAGE\n");
+        assert_eq!(second, "a     Synced  ok\n");
+        assert_eq!(third, "guestbook  Running  x\n");
+        assert_eq!(
+            render_continued(&[vec!["b", "Synced", "y"]], &mut widths),
+            "b          Synced   y\n"
+        );
     }
 
     #[test]

@@ -160,3 +160,152 @@ async fn a_failed_sync_exits_non_zero() -> Result<()> {
     assert!(text(&waited).contains("timed out"), "{}", text(&waited));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_resources_lists_a_synced_apps_resources_with_their_waves() -> Result<()> {
+    let caravel = Caravel::start_with(
+        "clires",
+        Options {
+            api_server: true,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut files = guestbook("hello", 1);
+    files[0].1 = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: guestbook-config\n  annotations:\n    argocd.argoproj.io/sync-wave: \"-1\"\ndata:\n  GREETING: hello\n".to_owned();
+    caravel.manual_app("res", "guestbook", files).await?;
+
+    let sync = caravel
+        .cli(&["app", "sync", "res", "--timeout", "90"])
+        .await?;
+    let out = text(&sync);
+    assert!(sync.status.success(), "{out}\n{}", caravel.logs());
+    // Progress lists each reported result with its sync phase.
+    assert!(out.contains("PHASE"), "{out}");
+
+    let table = caravel.cli(&["app", "resources", "res"]).await?;
+    let out = text(&table);
+    assert!(table.status.success(), "{out}");
+    let header: Vec<&str> = out
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "GROUP",
+            "KIND",
+            "NAMESPACE",
+            "NAME",
+            "WAVE",
+            "HOOK",
+            "STATUS",
+            "HEALTH",
+            "MESSAGE"
+        ],
+        "{out}"
+    );
+    let row = |name: &str, kind: &str| -> Vec<String> {
+        out.lines()
+            .find(|l| l.contains(name) && l.contains(kind))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    let config = row("guestbook-config", "ConfigMap");
+    assert!(
+        config.contains(&"-1".to_owned()) && config.contains(&"Synced".to_owned()),
+        "{out}"
+    );
+    let deployment = row("guestbook-ui", "Deployment");
+    assert!(
+        deployment.contains(&"0".to_owned()) && deployment.contains(&"Synced".to_owned()),
+        "{out}"
+    );
+
+    let json = caravel
+        .cli(&["app", "resources", "res", "-o", "json"])
+        .await?;
+    assert!(json.status.success(), "{}", text(&json));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&json.stdout)?;
+    let find = |kind: &str| rows.iter().find(|r| r["kind"] == kind).cloned();
+    let config = find("ConfigMap").expect("the ConfigMap is listed");
+    assert_eq!(config["syncWave"], -1, "{rows:#?}");
+    assert_eq!(config["status"], "Synced", "{rows:#?}");
+    let service = find("Service").expect("the Service is listed");
+    assert_eq!(service["syncWave"], 0, "{rows:#?}");
+    assert_eq!(service["group"], "", "{rows:#?}");
+    assert_eq!(rows.len(), 3, "{rows:#?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_sync_retry_flags_become_the_operations_retry() -> Result<()> {
+    let caravel = Caravel::start_with(
+        "cliretry",
+        Options {
+            api_server: true,
+            ..Default::default()
+        },
+    )
+    .await?;
+    caravel
+        .manual_app("retry", "guestbook", guestbook("hello", 1))
+        .await?;
+
+    // A malformed duration is refused before anything is written.
+    let refused = caravel
+        .cli(&[
+            "app",
+            "sync",
+            "retry",
+            "--retry-limit",
+            "1",
+            "--retry-backoff-duration",
+            "5x",
+        ])
+        .await?;
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("invalid retry backoff duration \"5x\""),
+        "{}",
+        text(&refused)
+    );
+    let app = caravel.apps().get("retry").await?;
+    assert!(app.operation.is_none(), "{:?}", app.operation);
+
+    let sync = caravel
+        .cli(&[
+            "app",
+            "sync",
+            "retry",
+            "--retry-limit",
+            "2",
+            "--retry-backoff-duration",
+            "1s",
+            "--retry-backoff-max-duration",
+            "10s",
+            "--retry-backoff-factor",
+            "3",
+            "--timeout",
+            "90",
+        ])
+        .await?;
+    assert!(sync.status.success(), "{}\n{}", text(&sync), caravel.logs());
+    let app = caravel.apps().get("retry").await?;
+    let retry = app
+        .status
+        .as_ref()
+        .and_then(|s| s.operation_state.as_ref())
+        .and_then(|o| o.operation.retry.as_ref());
+    assert_eq!(
+        serde_json::to_value(retry)?,
+        json!({"limit": 2, "backoff": {"duration": "1s", "factor": 3, "maxDuration": "10s"}}),
+        "{:#?}",
+        app.status
+    );
+    Ok(())
+}

@@ -17,6 +17,7 @@ mod hooks;
 mod options;
 mod ownership;
 mod retry;
+mod rollback;
 mod sync;
 mod tracing;
 mod waves;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use caravel_crd::annotations::REFRESH;
 use caravel_crd::Application;
 use futures::Stream;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::watcher;
 use kube::ResourceExt;
 use serde_json::{json, Value};
@@ -17,6 +17,10 @@ use crate::error::Error;
 
 /// The field manager recorded for the api-server's writes.
 pub const FIELD_MANAGER: &str = "caravel-api-server";
+
+/// How often a read-check-write is tried when the app keeps changing
+/// between the read and the write.
+const CONFLICT_ATTEMPTS: u32 = 5;
 
 /// Access to Application objects through the Kubernetes API.
 #[derive(Clone)]
@@ -98,6 +102,33 @@ impl Applications {
         self.merge_patch_to(namespace, name, patch, false).await
     }
 
+    /// Reads the app, lets `build` check it and make a merge patch (carrying
+    /// the app's `resourceVersion`), and applies the patch. When the app
+    /// changed in between (409, e.g. a status write of the controller), it
+    /// is read and checked again, as Argo CD's `SetAppOperation` does.
+    /// `build` returning `None` leaves the app as read.
+    pub async fn update_with(
+        &self,
+        namespace: &str,
+        name: &str,
+        mut build: impl FnMut(&Value) -> Result<Option<Value>, Error>,
+    ) -> Result<Value, Error> {
+        let mut attempt = 1;
+        loop {
+            let app = self.get(namespace, name).await?;
+            let Some(patch) = build(&app)? else {
+                return Ok(app);
+            };
+            match self.merge_patch(namespace, name, &patch).await {
+                Err(e) if e.is_conflict() && attempt < CONFLICT_ATTEMPTS => {
+                    tracing::debug!(app = %name, attempt, "application changed while writing; reading it again");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
     /// Applies a JSON merge patch to the Application's status subresource.
     pub async fn merge_patch_status(
         &self,
@@ -130,6 +161,16 @@ impl Applications {
             (api.patch(name, &params, &patch).await, "patching")
         };
         to_json(result.map_err(|e| Error::on_app(namespace, name, doing, e))?)
+    }
+
+    /// Deletes the Application. With finalizers it stays, marked for
+    /// deletion, until the controller removes them.
+    pub async fn delete(&self, namespace: &str, name: &str) -> Result<(), Error> {
+        self.api(namespace)
+            .delete(name, &DeleteParams::default())
+            .await
+            .map(drop)
+            .map_err(|e| Error::on_app(namespace, name, "deleting", e))
     }
 
     /// Sets the refresh annotation; the controller removes it once refreshed.

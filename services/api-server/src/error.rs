@@ -13,6 +13,9 @@ pub enum Error {
     /// The Application does not exist.
     #[error("application {name:?} not found")]
     NotFound { namespace: String, name: String },
+    /// A rollback names a history id the Application does not have.
+    #[error("application {name} does not have deployment with id {id}")]
+    DeploymentNotFound { name: String, id: i64 },
     /// The request is valid but the Application's state forbids it
     /// (e.g. another operation is already in progress).
     #[error("{0}")]
@@ -43,7 +46,7 @@ impl Error {
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::InvalidArgument(_) => "invalid_argument",
-            Error::NotFound { .. } => "not_found",
+            Error::NotFound { .. } | Error::DeploymentNotFound { .. } => "not_found",
             Error::FailedPrecondition(_) => "failed_precondition",
             Error::DeadlineExceeded(_) => "deadline_exceeded",
             Error::Unavailable(_) => "unavailable",
@@ -57,7 +60,7 @@ impl Error {
     pub fn code(&self) -> Code {
         match self {
             Error::InvalidArgument(_) => Code::InvalidArgument,
-            Error::NotFound { .. } => Code::NotFound,
+            Error::NotFound { .. } | Error::DeploymentNotFound { .. } => Code::NotFound,
             Error::FailedPrecondition(_) => Code::FailedPrecondition,
             Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
             Error::Unavailable(_) => Code::Unavailable,
@@ -71,6 +74,12 @@ impl Error {
             context: context.into(),
             source,
         }
+    }
+
+    /// Whether Kubernetes refused a write because the object changed since
+    /// it was read (409 Conflict on a `resourceVersion` precondition).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Kube { source: kube::Error::Api(status), .. } if status.code == 409)
     }
 
     /// A kube error on one named Application, with 404 turned into
@@ -163,6 +172,26 @@ mod tests {
             assert_eq!(status.code(), code, "http {http}");
             assert_eq!(status.message(), "patching: boom");
         }
+    }
+
+    #[test]
+    fn an_unknown_history_id_is_not_found_with_argo_cds_message() {
+        let status = Status::from(Error::DeploymentNotFound {
+            name: "guestbook".to_owned(),
+            id: 7,
+        });
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(
+            status.message(),
+            "application guestbook does not have deployment with id 7"
+        );
+    }
+
+    #[test]
+    fn only_a_409_is_a_conflict() {
+        assert!(Error::kube("patching", api_error(409, "changed")).is_conflict());
+        assert!(!Error::kube("patching", api_error(422, "invalid")).is_conflict());
+        assert!(!Error::FailedPrecondition("x".to_owned()).is_conflict());
     }
 
     #[test]

@@ -1,16 +1,19 @@
 //! Caravel's api-server: the Application API
 //! (`caravel.application.v1.ApplicationService`) over gRPC. Applications are
-//! read and written through the Kubernetes API; a sync is requested by
-//! writing `.operation`, which the controller runs; managed resources and
+//! read and written through the Kubernetes API; a sync or rollback is
+//! requested by writing `.operation`, which the controller runs; a delete
+//! sets or removes the resources finalizer first; managed resources and
 //! diffs come from the app state the controller publishes in Redis.
 //!
 //! `main.rs` only parses flags into [`Config`] and calls [`run`]; tests start
 //! the server in-process the same way.
 
 pub mod apps;
+pub mod delete;
 pub mod error;
 pub mod history;
 pub mod resources;
+pub mod rollback;
 pub mod service;
 pub mod sync;
 pub mod validate;

@@ -10,7 +10,8 @@ use std::time::Duration;
 use caravel_appstate::{AppStateCache, AppStateError};
 use caravel_proto::application::v1::application_service_server::ApplicationService;
 use caravel_proto::application::v1::{
-    Application as AppMessage, ApplicationList, ApplicationQuery, ApplicationRefreshRequest,
+    Application as AppMessage, ApplicationDeleteRequest, ApplicationList, ApplicationQuery,
+    ApplicationRefreshRequest, ApplicationResponse, ApplicationRollbackRequest,
     ApplicationSyncRequest, ApplicationWatchEvent, HistoryResponse, ManagedResourcesResponse,
 };
 use futures::{Stream, StreamExt};
@@ -22,7 +23,7 @@ use tracing::Instrument;
 use crate::apps::{self, Applications};
 use crate::error::Error;
 use crate::validate::{self, RefreshType};
-use crate::{history, resources, sync, watch};
+use crate::{delete, history, resources, rollback, sync, watch};
 
 /// What every request handler shares.
 pub(crate) struct State {
@@ -126,23 +127,71 @@ impl ApplicationApi {
         validate::app_name(&req.name)?;
         let namespace = self.namespace(&req.app_namespace)?;
         sync::validate_request(&req)?;
-        let app = self.state.apps.get(namespace, &req.name).await?;
-        sync::ensure_no_operation_in_progress(&app)?;
-        sync::ensure_revision_allowed(&app, &req)?;
-        let patch = sync::operation_patch(&app, &req, sync::DEFAULT_USERNAME);
         let app = self
             .state
             .apps
-            .merge_patch(namespace, &req.name, &patch)
+            .update_with(namespace, &req.name, |app| {
+                sync::ensure_not_deleting(app)?;
+                sync::ensure_no_operation_in_progress(app)?;
+                sync::ensure_revision_allowed(app, &req)?;
+                Ok(Some(sync::operation_patch(
+                    app,
+                    &req,
+                    sync::DEFAULT_USERNAME,
+                )))
+            })
             .await?;
         tracing::info!(
             app = %req.name,
             revision = %req.revision,
             prune = req.prune,
             dry_run = req.dry_run,
+            retry = req.retry_strategy.is_some(),
             "sync requested"
         );
         Ok(message(app))
+    }
+
+    async fn rollback_app(&self, req: ApplicationRollbackRequest) -> Result<AppMessage, Error> {
+        validate::app_name(&req.name)?;
+        let namespace = self.namespace(&req.app_namespace)?;
+        let app = self
+            .state
+            .apps
+            .update_with(namespace, &req.name, |app| {
+                sync::ensure_not_deleting(app)?;
+                rollback::ensure_manual_sync(app)?;
+                let entry = rollback::deployment(app, &req.name, req.id)?;
+                sync::ensure_no_operation_in_progress(app)?;
+                rollback::operation_patch(app, entry, &req, sync::DEFAULT_USERNAME).map(Some)
+            })
+            .await?;
+        tracing::info!(
+            app = %req.name,
+            id = req.id,
+            prune = req.prune,
+            dry_run = req.dry_run,
+            "rollback requested"
+        );
+        Ok(message(app))
+    }
+
+    async fn delete_app(
+        &self,
+        req: ApplicationDeleteRequest,
+    ) -> Result<ApplicationResponse, Error> {
+        validate::app_name(&req.name)?;
+        let namespace = self.namespace(&req.app_namespace)?;
+        let cascade = delete::cascade(&req)?;
+        self.state
+            .apps
+            .update_with(namespace, &req.name, |app| {
+                delete::finalizers_patch(app, cascade)
+            })
+            .await?;
+        self.state.apps.delete(namespace, &req.name).await?;
+        tracing::info!(app = %req.name, cascade = cascade.as_str(), "application deleted");
+        Ok(ApplicationResponse {})
     }
 
     async fn refresh_app(&self, req: ApplicationRefreshRequest) -> Result<AppMessage, Error> {
@@ -323,5 +372,23 @@ impl ApplicationService for ApplicationApi {
             namespace = %q.app_namespace
         );
         traced(span, self.terminate_operation_of(q)).await
+    }
+
+    async fn rollback(
+        &self,
+        request: Request<ApplicationRollbackRequest>,
+    ) -> Result<Response<AppMessage>, Status> {
+        let req = request.into_inner();
+        let span = tracing::info_span!("Rollback", app = %req.name, namespace = %req.app_namespace, id = req.id);
+        traced(span, self.rollback_app(req)).await
+    }
+
+    async fn delete(
+        &self,
+        request: Request<ApplicationDeleteRequest>,
+    ) -> Result<Response<ApplicationResponse>, Status> {
+        let req = request.into_inner();
+        let span = tracing::info_span!("Delete", app = %req.name, namespace = %req.app_namespace);
+        traced(span, self.delete_app(req)).await
     }
 }

@@ -3,7 +3,7 @@
 //! patch. The controller runs the operation and clears it.
 
 use caravel_crd::phase;
-use caravel_proto::application::v1::ApplicationSyncRequest;
+use caravel_proto::application::v1::{ApplicationSyncRequest, RetryStrategy};
 use serde_json::{json, Map, Value};
 
 use crate::error::Error;
@@ -23,6 +23,23 @@ pub fn validate_request(req: &ApplicationSyncRequest) -> Result<(), Error> {
     }
     for resource in &req.resources {
         validate::sync_resource(resource)?;
+    }
+    if let Some(retry) = &req.retry_strategy {
+        validate::retry_strategy(retry)?;
+    }
+    Ok(())
+}
+
+/// Argo CD's answer when an operation is requested on an app being deleted.
+pub const APPLICATION_DELETING: &str = "application is deleting";
+
+/// Refuses operations on an Application that is being deleted.
+pub fn ensure_not_deleting(app: &Value) -> Result<(), Error> {
+    if app
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|t| !t.is_null())
+    {
+        return Err(Error::FailedPrecondition(APPLICATION_DELETING.to_owned()));
     }
     Ok(())
 }
@@ -115,20 +132,51 @@ pub fn operation_patch(app: &Value, req: &ApplicationSyncRequest, username: &str
         "sync": Value::Object(sync),
         "initiatedBy": {"username": username},
     });
-    if let Some(retry) = app
-        .pointer("/spec/syncPolicy/retry")
-        .filter(|r| !r.is_null())
-    {
-        operation["retry"] = retry.clone();
+    // As Argo CD: the request's retry strategy, else the app's own.
+    let retry = match &req.retry_strategy {
+        Some(retry) => Some(retry_json(retry)),
+        None => app
+            .pointer("/spec/syncPolicy/retry")
+            .filter(|r| !r.is_null())
+            .cloned(),
+    };
+    if let Some(retry) = retry {
+        operation["retry"] = retry;
     }
-    let mut patch = json!({ "operation": operation });
+    with_resource_version(app, json!({ "operation": operation }))
+}
+
+/// Adds the app's `resourceVersion` to a merge patch, so that the write
+/// fails (409) if the app changed since it was read.
+pub fn with_resource_version(app: &Value, mut patch: Value) -> Value {
     if let Some(rv) = app.pointer("/metadata/resourceVersion") {
-        patch["metadata"] = json!({ "resourceVersion": rv });
+        patch["metadata"]["resourceVersion"] = rv.clone();
     }
     patch
 }
 
-fn automated(app: &Value) -> bool {
+/// A retry strategy in the shape of Argo CD's `RetryStrategy`
+/// (`{limit, backoff: {duration, factor, maxDuration}}`), empty fields left out.
+pub fn retry_json(retry: &RetryStrategy) -> Value {
+    let mut value = json!({ "limit": retry.limit });
+    if let Some(b) = &retry.backoff {
+        let mut backoff = Map::new();
+        if !b.duration.is_empty() {
+            backoff.insert("duration".into(), json!(b.duration));
+        }
+        if let Some(factor) = b.factor {
+            backoff.insert("factor".into(), json!(factor));
+        }
+        if !b.max_duration.is_empty() {
+            backoff.insert("maxDuration".into(), json!(b.max_duration));
+        }
+        value["backoff"] = Value::Object(backoff);
+    }
+    value
+}
+
+/// Whether automated sync is on: `automated` set and not `enabled: false`.
+pub fn automated(app: &Value) -> bool {
     app.pointer("/spec/syncPolicy/automated")
         .is_some_and(|a| a.is_object() && a.get("enabled").and_then(Value::as_bool) != Some(false))
 }
@@ -236,6 +284,68 @@ mod tests {
             json!(["CreateNamespace=true"])
         );
         assert_eq!(patch["operation"]["retry"], json!({"limit": 3}));
+    }
+
+    #[test]
+    fn a_requested_retry_strategy_replaces_the_apps_in_argo_cd_shape() {
+        use caravel_proto::application::v1::Backoff;
+        let mut app = app();
+        app["spec"]["syncPolicy"] = json!({"retry": {"limit": 3}});
+        let req = ApplicationSyncRequest {
+            retry_strategy: Some(RetryStrategy {
+                limit: -1,
+                backoff: Some(Backoff {
+                    duration: "5s".into(),
+                    factor: Some(2),
+                    max_duration: "3m".into(),
+                }),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            operation_patch(&app, &req, "admin")["operation"]["retry"],
+            json!({"limit": -1, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"}})
+        );
+        let limit_only = ApplicationSyncRequest {
+            retry_strategy: Some(RetryStrategy {
+                limit: 2,
+                backoff: None,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            operation_patch(&app, &limit_only, "admin")["operation"]["retry"],
+            json!({"limit": 2})
+        );
+    }
+
+    #[test]
+    fn an_invalid_retry_strategy_is_rejected() {
+        let req = ApplicationSyncRequest {
+            retry_strategy: Some(RetryStrategy {
+                limit: 1,
+                backoff: Some(caravel_proto::application::v1::Backoff {
+                    duration: "five seconds".into(),
+                    ..Default::default()
+                }),
+            }),
+            ..Default::default()
+        };
+        assert!(matches!(
+            validate_request(&req),
+            Err(Error::InvalidArgument(m)) if m.contains("backoff duration")
+        ));
+    }
+
+    #[test]
+    fn operations_are_refused_on_an_app_being_deleted() {
+        let mut deleting = app();
+        deleting["metadata"]["deletionTimestamp"] = json!("2024-05-01T10:00:00Z");
+        assert!(matches!(
+            ensure_not_deleting(&deleting),
+            Err(Error::FailedPrecondition(m)) if m == APPLICATION_DELETING
+        ));
+        assert!(ensure_not_deleting(&app()).is_ok());
     }
 
     #[test]

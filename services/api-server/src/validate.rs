@@ -2,7 +2,9 @@
 //! Names follow Kubernetes' rules (DNS-1123), so a bad name is answered as
 //! InvalidArgument rather than as whatever the API server makes of it.
 
-use caravel_proto::application::v1::SyncResourceSelector;
+use std::time::Duration;
+
+use caravel_proto::application::v1::{RetryStrategy, SyncResourceSelector};
 
 use crate::error::Error;
 
@@ -161,6 +163,76 @@ pub fn sync_resource(r: &SyncResourceSelector) -> Result<(), Error> {
     Ok(())
 }
 
+/// A retry strategy: limit -1 (forever) or more, Go durations, factor ≥ 1.
+pub fn retry_strategy(retry: &RetryStrategy) -> Result<(), Error> {
+    if retry.limit < -1 {
+        return Err(Error::InvalidArgument(format!(
+            "invalid retry limit {}: use -1 to retry forever, 0 for no retries, or a positive count",
+            retry.limit
+        )));
+    }
+    let Some(backoff) = &retry.backoff else {
+        return Ok(());
+    };
+    for (field, value) in [
+        ("backoff duration", &backoff.duration),
+        ("backoff max duration", &backoff.max_duration),
+    ] {
+        if !value.is_empty() && duration(value).is_none() {
+            return Err(Error::InvalidArgument(format!(
+                "invalid retry {field} {}: expected a duration such as 5s, 2m or 1h30m (or plain seconds)",
+                quoted(value)
+            )));
+        }
+    }
+    if let Some(factor) = backoff.factor.filter(|f| *f < 1) {
+        return Err(Error::InvalidArgument(format!(
+            "invalid retry backoff factor {factor}: must be at least 1"
+        )));
+    }
+    Ok(())
+}
+
+/// Parses a duration as Argo CD reads `backoff.duration`: plain seconds
+/// ("30") or a Go duration ("5s", "1m30s", "1.5h", "500ms"); negative
+/// durations are refused.
+pub fn duration(s: &str) -> Option<Duration> {
+    if let Ok(secs) = s.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let mut rest = s.strip_prefix('+').unwrap_or(s);
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, tail) = rest.split_at(number_len);
+        if number.is_empty() || number == "." {
+            return None;
+        }
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(unit_len);
+        let seconds_per_unit = match unit {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" | "μs" => 1e-6,
+            "ns" => 1e-9,
+            // Go requires a unit on every number except a lone "0".
+            _ => return None,
+        };
+        total += number.parse::<f64>().ok()? * seconds_per_unit;
+        rest = next;
+    }
+    Duration::try_from_secs_f64(total).ok()
+}
+
 const SUBDOMAIN_RULE: &str = "must be a lowercase RFC 1123 subdomain (letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters)";
 
 /// Kubernetes' `IsDNS1123Subdomain`.
@@ -300,6 +372,65 @@ mod tests {
         assert!(sync_resource(&r("Apps", "Deployment", "web", "")).is_err());
         assert!(sync_resource(&r("apps", "Deploy ment", "web", "")).is_err());
         assert!(sync_resource(&r("apps", "Deployment", "web/x", "")).is_err());
+    }
+
+    #[test]
+    fn durations_are_go_durations_or_plain_seconds() {
+        let cases = [
+            ("5s", 5_000),
+            ("3m", 180_000),
+            ("3m0s", 180_000),
+            ("1h30m", 5_400_000),
+            ("1.5s", 1_500),
+            ("500ms", 500),
+            ("30", 30_000),
+            ("0", 0),
+        ];
+        for (text, millis) in cases {
+            assert_eq!(
+                duration(text).map(|d| d.as_millis()),
+                Some(millis),
+                "{text}"
+            );
+        }
+        for bad in [
+            "", "5x", "s", "-5s", "5 s", "1d", "1h-30m", ".s", "++5s", "1.2.3s",
+        ] {
+            assert_eq!(duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn retry_strategies_need_go_durations_and_a_factor_of_at_least_one() {
+        use caravel_proto::application::v1::Backoff;
+        let retry = |limit: i64, duration: &str, factor: Option<i64>, max: &str| RetryStrategy {
+            limit,
+            backoff: Some(Backoff {
+                duration: duration.into(),
+                factor,
+                max_duration: max.into(),
+            }),
+        };
+        assert!(retry_strategy(&retry(3, "5s", Some(2), "3m")).is_ok());
+        assert!(retry_strategy(&retry(-1, "", None, "")).is_ok());
+        assert!(retry_strategy(&RetryStrategy {
+            limit: 2,
+            backoff: None
+        })
+        .is_ok());
+        assert!(matches!(
+            retry_strategy(&retry(3, "5 seconds", None, "")),
+            Err(Error::InvalidArgument(m)) if m.starts_with("invalid retry backoff duration \"5 seconds\": expected a duration")
+        ));
+        assert!(matches!(
+            retry_strategy(&retry(3, "5s", None, "soon")),
+            Err(Error::InvalidArgument(m)) if m.starts_with("invalid retry backoff max duration \"soon\"")
+        ));
+        assert!(matches!(
+            retry_strategy(&retry(3, "5s", Some(0), "3m")),
+            Err(Error::InvalidArgument(m)) if m == "invalid retry backoff factor 0: must be at least 1"
+        ));
+        assert!(retry_strategy(&retry(-2, "5s", Some(2), "3m")).is_err());
     }
 
     #[test]

@@ -1,4 +1,5 @@
 use super::*;
+use caravel_proto::application::v1::ApplicationDeleteRequest;
 use serde_json::json;
 
 fn app(value: Value) -> anyhow::Result<Application> {
@@ -214,26 +215,164 @@ fn resource_states_without_the_last_operation_come_from_status() -> anyhow::Resu
 }
 
 #[test]
-fn progress_rows_carry_a_timestamp_and_a_header_once() {
-    let state = ResourceState {
-        group: "apps".into(),
-        kind: "Deployment".into(),
+fn progress_rows_carry_a_timestamp_the_phase_and_a_header_once() {
+    let row = SyncResultRow {
+        sync_phase: "PreSync".into(),
+        group: "batch".into(),
+        kind: "Job".into(),
         namespace: "web".into(),
-        name: "guestbook-ui".into(),
-        status: "OutOfSync".into(),
-        health: "Missing".into(),
-        hook: String::new(),
-        message: String::new(),
+        name: "migrate".into(),
+        status: "Synced".into(),
+        hook_type: "PreSync".into(),
+        hook_phase: "Running".into(),
+        message: "job.batch/migrate created".into(),
+    };
+    let mut widths = Vec::new();
+    assert_eq!(
+        progress_rows(
+            "2024-05-01T10:00:00Z",
+            std::slice::from_ref(&row),
+            true,
+            &mut widths
+        ),
+        "TIMESTAMP             PHASE    GROUP  KIND  NAMESPACE  NAME     STATUS   HOOK     MESSAGE\n\
+         2024-05-01T10:00:00Z  PreSync  batch  Job   web        migrate  Running  PreSync  job.batch/migrate created\n"
+    );
+    let cm = SyncResultRow {
+        sync_phase: "Sync".into(),
+        kind: "ConfigMap".into(),
+        namespace: "web".into(),
+        name: "cfg".into(),
+        status: "Synced".into(),
+        ..Default::default()
+    };
+    // Later rows keep the columns of earlier ones, widening where needed.
+    assert_eq!(
+        progress_rows("2024-05-01T10:00:01Z", &[cm], false, &mut widths),
+        "2024-05-01T10:00:01Z  Sync            ConfigMap  web        cfg      Synced\n"
+    );
+}
+
+fn with_waves_and_hooks() -> Value {
+    let mut v = guestbook();
+    v["status"]["resources"] = json!([
+        {"version": "v1", "kind": "ConfigMap", "namespace": "web", "name": "guestbook-config",
+         "status": "Synced", "health": {"status": "Healthy"}, "syncWave": -1},
+        {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "web", "name": "guestbook-ui",
+         "status": "Synced", "health": {"status": "Progressing"}, "syncWave": 1},
+        {"version": "v1", "kind": "Service", "namespace": "web", "name": "old",
+         "status": "OutOfSync", "health": {"status": "Healthy"}, "requiresPruning": true},
+        {"group": "batch", "version": "v1", "kind": "Job", "namespace": "web", "name": "smoke",
+         "status": "Synced", "health": {"status": "Progressing"}, "hook": true}
+    ]);
+    v["status"]["operationState"]["syncResult"]["resources"] = json!([
+        {"group": "batch", "version": "v1", "kind": "Job", "namespace": "web", "name": "migrate",
+         "status": "Synced", "hookType": "PreSync", "hookPhase": "Succeeded", "syncPhase": "PreSync",
+         "message": "job completed"},
+        {"version": "v1", "kind": "ConfigMap", "namespace": "web", "name": "guestbook-config",
+         "status": "Synced", "syncPhase": "Sync", "message": "configmap/guestbook-config created"},
+        {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "web", "name": "guestbook-ui",
+         "status": "Synced", "syncPhase": "Sync", "message": "deployment.apps/guestbook-ui created"},
+        {"group": "batch", "version": "v1", "kind": "Job", "namespace": "web", "name": "smoke",
+         "status": "Synced", "hookType": "PostSync", "hookPhase": "Running", "syncPhase": "PostSync",
+         "message": "job.batch/smoke created"}
+    ]);
+    v
+}
+
+#[test]
+fn app_resources_joins_status_resources_with_the_last_results() -> anyhow::Result<()> {
+    let rows = resource_rows(&app(with_waves_and_hooks())?);
+    assert_eq!(
+        resource_rows_table(&rows),
+        "GROUP  KIND        NAMESPACE  NAME              WAVE  HOOK      STATUS     HEALTH       MESSAGE\n\
+         \x20      ConfigMap   web        guestbook-config  -1              Synced     Healthy      configmap/guestbook-config created\n\
+         apps   Deployment  web        guestbook-ui      1               Synced     Progressing  deployment.apps/guestbook-ui created\n\
+         \x20      Service     web        old               0               OutOfSync  Healthy      requires pruning\n\
+         batch  Job         web        smoke             0     PostSync  Running    Progressing  job.batch/smoke created\n\
+         batch  Job         web        migrate                 PreSync   Succeeded               job completed\n"
+    );
+    Ok(())
+}
+
+#[test]
+fn app_resources_as_json_keeps_every_field() -> anyhow::Result<()> {
+    let rows = resource_rows(&app(with_waves_and_hooks())?);
+    let json: Vec<Value> = rows.iter().map(ResourceRow::to_json).collect();
+    assert_eq!(
+        json[3],
+        json!({"group": "batch", "kind": "Job", "namespace": "web", "name": "smoke", "syncWave": 0,
+               "hook": true, "hookType": "PostSync", "hookPhase": "Running", "syncPhase": "PostSync",
+               "status": "Synced", "health": "Progressing", "requiresPruning": false,
+               "message": "job.batch/smoke created"})
+    );
+    assert_eq!(json[4]["syncWave"], Value::Null);
+    assert_eq!(json[4]["hookType"], "PreSync");
+    assert_eq!(json[2]["requiresPruning"], true);
+    Ok(())
+}
+
+#[test]
+fn a_hook_without_a_result_is_marked_and_keeps_its_sync_status() -> anyhow::Result<()> {
+    let mut v = guestbook();
+    v["status"]["operationState"] = Value::Null;
+    v["status"]["resources"] = json!([
+        {"group": "batch", "kind": "Job", "namespace": "web", "name": "smoke",
+         "status": "Synced", "health": {"status": "Healthy"}, "hook": true, "syncWave": 2}
+    ]);
+    assert_eq!(
+        resource_rows_table(&resource_rows(&app(v)?)),
+        "GROUP  KIND  NAMESPACE  NAME   WAVE  HOOK  STATUS  HEALTH   MESSAGE\n\
+         batch  Job   web        smoke  2     true  Synced  Healthy\n"
+    );
+    Ok(())
+}
+
+#[test]
+fn an_app_without_resources_has_a_header_only_table() -> anyhow::Result<()> {
+    let mut v = guestbook();
+    v["status"] = Value::Null;
+    assert_eq!(
+        resource_rows_table(&resource_rows(&app(v)?)),
+        "GROUP  KIND  NAMESPACE  NAME  WAVE  HOOK  STATUS  HEALTH  MESSAGE\n"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_delete_says_what_happens_to_the_resources() {
+    let request = |cascade: Option<bool>, policy: &str| ApplicationDeleteRequest {
+        name: "web".into(),
+        cascade,
+        propagation_policy: policy.into(),
+        ..Default::default()
     };
     assert_eq!(
-        progress_rows("2024-05-01T10:00:00Z", std::slice::from_ref(&state), true),
-        "TIMESTAMP             GROUP  KIND        NAMESPACE  NAME          STATUS     HEALTH   HOOK  MESSAGE\n\
-         2024-05-01T10:00:00Z  apps   Deployment  web        guestbook-ui  OutOfSync  Missing\n"
+        deletion_requested("web", &request(None, "")),
+        "application 'web' is being deleted: its resources are deleted first (foreground propagation)\n"
     );
     assert_eq!(
-        progress_rows("2024-05-01T10:00:01Z", &[state], false),
-        "2024-05-01T10:00:01Z  apps  Deployment  web  guestbook-ui  OutOfSync  Missing\n"
+        deletion_requested("web", &request(Some(true), "background")),
+        "application 'web' is being deleted: its resources are deleted first (background propagation)\n"
     );
+    assert_eq!(
+        deletion_requested("web", &request(Some(false), "")),
+        "application 'web' deleted; its resources are kept\n"
+    );
+}
+
+#[test]
+fn deletion_progress_counts_resources_and_names_the_finalizers() -> anyhow::Result<()> {
+    let mut v = guestbook();
+    v["metadata"]["finalizers"] = json!(["resources-finalizer.argocd.argoproj.io"]);
+    assert_eq!(
+        deletion_progress(&app(v.clone())?),
+        "deleting: 2 resources, waiting for resources-finalizer.argocd.argoproj.io"
+    );
+    v["metadata"]["finalizers"] = json!(null);
+    v["status"]["resources"] = json!([]);
+    assert_eq!(deletion_progress(&app(v)?), "deleting: 0 resources");
+    Ok(())
 }
 
 #[test]

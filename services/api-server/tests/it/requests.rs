@@ -1,7 +1,9 @@
 //! Requests answered by validation and error mapping alone.
 
 use caravel_proto::application::v1::{
-    ApplicationQuery, ApplicationRefreshRequest, ApplicationSyncRequest, SyncResourceSelector,
+    ApplicationDeleteRequest, ApplicationQuery, ApplicationRefreshRequest,
+    ApplicationRollbackRequest, ApplicationSyncRequest, Backoff, RetryStrategy,
+    SyncResourceSelector,
 };
 use tonic::Code;
 
@@ -75,6 +77,53 @@ async fn invalid_requests_are_refused_before_kubernetes_is_asked() -> anyhow::Re
                         kind: "Deployment".into(),
                         ..Default::default()
                     }],
+                    ..Default::default()
+                })
+                .await
+                .err(),
+        ),
+        (
+            "sync with a malformed retry duration",
+            client
+                .sync(ApplicationSyncRequest {
+                    name: "guestbook".into(),
+                    retry_strategy: Some(RetryStrategy {
+                        limit: 2,
+                        backoff: Some(Backoff {
+                            duration: "5 seconds".into(),
+                            ..Default::default()
+                        }),
+                    }),
+                    ..Default::default()
+                })
+                .await
+                .err(),
+        ),
+        (
+            "rollback of an unnamed app",
+            client
+                .rollback(ApplicationRollbackRequest::default())
+                .await
+                .err(),
+        ),
+        (
+            "delete with an unknown propagation policy",
+            client
+                .delete(ApplicationDeleteRequest {
+                    name: "guestbook".into(),
+                    propagation_policy: "sideways".into(),
+                    ..Default::default()
+                })
+                .await
+                .err(),
+        ),
+        (
+            "delete without cascade but with a propagation policy",
+            client
+                .delete(ApplicationDeleteRequest {
+                    name: "guestbook".into(),
+                    cascade: Some(false),
+                    propagation_policy: "background".into(),
                     ..Default::default()
                 })
                 .await

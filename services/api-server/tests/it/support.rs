@@ -1,4 +1,5 @@
-//! Starting an api-server in-process on a free port.
+//! Starting an api-server in-process on a free port: against an
+//! unreachable Kubernetes API, or against the shared test cluster.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,15 +10,16 @@ use caravel_proto::application::v1::application_service_client::ApplicationServi
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
-/// A running api-server whose Kubernetes API does not answer.
+/// A running api-server.
 pub struct Server {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), caravel_api_server::Error>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
+    /// An api-server whose Kubernetes API does not answer.
     pub async fn start() -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let kubeconfig = dir.path().join("kubeconfig");
@@ -43,6 +45,22 @@ current-context: down
             refresh_timeout: Duration::from_secs(1),
             ..Config::default()
         };
+        Self::start_with(config, Some(dir)).await
+    }
+
+    /// An api-server on the cluster of `kubeconfig`, serving Applications of
+    /// `namespace` by default.
+    pub async fn on_cluster(kubeconfig: &std::path::Path, namespace: &str) -> anyhow::Result<Self> {
+        let config = Config {
+            kubeconfig: Some(kubeconfig.to_owned()),
+            namespace: namespace.to_owned(),
+            refresh_timeout: Duration::from_secs(1),
+            ..Config::default()
+        };
+        Self::start_with(config, None).await
+    }
+
+    async fn start_with(config: Config, dir: Option<tempfile::TempDir>) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
