@@ -63,6 +63,16 @@ pub struct IgnoreRules {
     jq_timeout: Duration,
 }
 
+impl Default for IgnoreRules {
+    /// No rules: nothing is ignored.
+    fn default() -> Self {
+        Self {
+            rules: Vec::new(),
+            jq_timeout: DEFAULT_JQ_TIMEOUT,
+        }
+    }
+}
+
 /// One compiled `ignoreDifferences` entry.
 #[derive(Clone, Debug)]
 struct IgnoreRule {
@@ -187,6 +197,20 @@ impl IgnoreRules {
         self.rules
             .iter()
             .any(|rule| rule.matches(group, kind, namespace, name))
+    }
+
+    /// Whether a rule naming `managedFieldsManagers` applies to the object,
+    /// so its normalization needs the live object's managed fields.
+    pub fn uses_managed_fields(
+        &self,
+        group: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> bool {
+        self.rules
+            .iter()
+            .any(|rule| !rule.managers.is_empty() && rule.matches(group, kind, namespace, name))
     }
 
     fn matching(&self, obj: &Value) -> Vec<&IgnoreRule> {

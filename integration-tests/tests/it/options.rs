@@ -241,3 +241,111 @@ async fn apply_out_of_sync_only_replace_and_server_side_apply() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ignored_differences_do_not_drift_and_respect_ignore_differences_keeps_them() -> Result<()>
+{
+    use k8s_openapi::api::apps::v1::Deployment;
+    let caravel = Caravel::start("ignoring").await?;
+    let web = |label: &str| {
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {{tier: {label}}}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers: [{{name: c, image: nginx}}]\n")
+    };
+    let (repo, _) = caravel
+        .env
+        .git()
+        .create_repo_with(
+            "ignoring",
+            vec![
+                ("app/web.yaml", web("a")),
+                ("app/cm.yaml", config_map("cm", 0, "", "v1")),
+            ],
+        )
+        .await?;
+    let dest = caravel.dest_namespace("ignoring").await?;
+    let app: caravel_crd::Application = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "ignoring", "namespace": caravel.app_ns},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": repo.file_url(), "path": "app", "targetRevision": "HEAD"},
+            "destination": {"server": IN_CLUSTER, "namespace": dest},
+            "ignoreDifferences": [
+                {"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]},
+                {"kind": "ConfigMap", "jqPathExpressions": [".data.generated"]}
+            ],
+            "syncPolicy": {"syncOptions": ["RespectIgnoreDifferences=true"]}
+        }
+    }))?;
+    caravel.apps().create(&Default::default(), &app).await?;
+    sync_and_wait(&caravel, "ignoring", json!({})).await?;
+
+    // Changes only in ignored fields, by other managers.
+    let other = PatchParams {
+        field_manager: Some("autoscaler".into()),
+        ..Default::default()
+    };
+    let deployments = Api::<Deployment>::namespaced(caravel.client.clone(), &dest);
+    deployments
+        .patch(
+            "web",
+            &other,
+            &Patch::Merge(json!({"spec": {"replicas": 3}})),
+        )
+        .await?;
+    let cms = Api::<ConfigMap>::namespaced(caravel.client.clone(), &dest);
+    cms.patch(
+        "cm",
+        &other,
+        &Patch::Merge(json!({"data": {"generated": "by-hand"}})),
+    )
+    .await?;
+    caravel.refresh("ignoring", "hard").await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let app = caravel
+        .wait_app("ignoring", Duration::from_secs(20), "the refresh", |a| {
+            !a.metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|x| x.contains_key("argocd.argoproj.io/refresh"))
+        })
+        .await?;
+    assert_eq!(
+        sync_status(&app),
+        "Synced",
+        "ignored fields are not drift: {:?}",
+        app.status
+    );
+
+    // A real change syncs, and the ignored fields keep their live values.
+    repo.commit_files(vec![
+        ("app/web.yaml", web("b")),
+        ("app/cm.yaml", config_map("cm", 0, "", "v2")),
+    ])
+    .await?;
+    caravel.refresh("ignoring", "normal").await?;
+    caravel
+        .wait_app("ignoring", Duration::from_secs(20), "OutOfSync", |a| {
+            sync_status(a) == "OutOfSync"
+        })
+        .await?;
+    sync_and_wait(&caravel, "ignoring", json!({})).await?;
+    let d = deployments.get("web").await?;
+    assert_eq!(
+        d.metadata
+            .labels
+            .unwrap_or_default()
+            .get("tier")
+            .map(String::as_str),
+        Some("b")
+    );
+    assert_eq!(
+        d.spec.and_then(|s| s.replicas),
+        Some(3),
+        "replicas kept by RespectIgnoreDifferences"
+    );
+    let data = cms.get("cm").await?.data.unwrap_or_default();
+    assert_eq!(data.get("k").map(String::as_str), Some("v2"));
+    assert_eq!(data.get("generated").map(String::as_str), Some("by-hand"));
+    Ok(())
+}

@@ -11,6 +11,7 @@ use caravel_crd::annotations::{COMPARE_OPTIONS, SYNC_WAVE, TRACKING_ID};
 use caravel_crd::application::{Application, ApplicationCondition};
 use caravel_crd::tracking::TrackingId;
 use caravel_crd::{condition, IN_CLUSTER_NAME, IN_CLUSTER_SERVER};
+use caravel_diff::IgnoreRules;
 use caravel_health::{Health, HealthCode};
 use caravel_proto::reposerver::v1::{
     repo_server_service_client::RepoServerServiceClient, GenerateManifestRequest, Repository,
@@ -52,8 +53,11 @@ pub struct ResourceState {
     pub wave: i64,
     pub target: Option<Value>,
     pub live: Option<Arc<DynamicObject>>,
-    /// The live object after a sync, from a dry run (when live exists).
+    /// The live object after a sync, from a dry run (when live exists),
+    /// normalised and without ignored differences.
     pub predicted: Option<Value>,
+    /// The live object as compared: normalised, without ignored differences.
+    pub compared_live: Option<Value>,
     pub synced: bool,
     pub requires_pruning: bool,
     pub health: Option<Health>,
@@ -251,8 +255,17 @@ pub async fn compare(
         }
     }
 
+    let rules = match IgnoreRules::compile(app.spec.ignore_differences.as_deref().unwrap_or(&[])) {
+        Ok(r) => r,
+        Err(e) => {
+            let message = format!("invalid ignoreDifferences: {e}");
+            sync_blockers.push(message.clone());
+            conditions.push(condition(condition::COMPARISON_ERROR, message));
+            IgnoreRules::default()
+        }
+    };
     for r in resources.iter_mut() {
-        if let Err(e) = diff_resource(live.cluster(), dry_runs, r).await {
+        if let Err(e) = diff_resource(live.cluster(), dry_runs, &rules, r).await {
             r.synced = false;
             r.message = Some(e.to_string());
             // Not a blocker: the sync's own dry run reports it, and
@@ -333,6 +346,7 @@ pub async fn compare(
                 target: None,
                 live: Some(obj),
                 predicted: None,
+                compared_live: None,
                 synced: false,
                 requires_pruning: true,
                 health,
@@ -438,6 +452,7 @@ async fn desired_hook(
             target: Some(manifest),
             live: None,
             predicted: None,
+            compared_live: None,
             synced: true,
             requires_pruning: false,
             health: None,
@@ -499,6 +514,7 @@ async fn desired_resource(
                 target: Some(manifest),
                 live: None,
                 predicted: None,
+                compared_live: None,
                 synced: false,
                 requires_pruning: false,
                 health: Some(Health {
@@ -549,6 +565,7 @@ async fn desired_resource(
         target: Some(manifest),
         live: current,
         predicted: None,
+        compared_live: None,
         synced: false,
         requires_pruning: false,
         health: None,
@@ -633,6 +650,7 @@ fn fill_protocol(ports: Option<&mut Value>) {
 async fn diff_resource(
     cluster: &crate::cluster::Cluster,
     dry_runs: &DryRunCache,
+    rules: &IgnoreRules,
     r: &mut ResourceState,
 ) -> Result<(), Error> {
     let (Some(target), Some(info)) = (&r.target, &r.kind) else {
@@ -677,8 +695,29 @@ async fn diff_resource(
     };
     let live_json = serde_json::to_value(&**current)?;
     r.health = Some(caravel_health::assess_or_healthy(&live_json));
-    r.synced = caravel_diff::normalize(&live_json) == predicted;
+    let mut compared_live = caravel_diff::normalize(&live_json);
+    let mut predicted = predicted;
+    let ns = r.namespace.as_deref().unwrap_or("");
+    if rules.matches(&r.gvk.group, &r.gvk.kind, ns, &r.name) {
+        // managedFieldsManagers needs the live object's managed fields,
+        // which the cache leaves out.
+        let managed = if rules.uses_managed_fields(&r.gvk.group, &r.gvk.kind, ns, &r.name) {
+            api.get_opt(&r.name)
+                .await?
+                .and_then(|o| o.metadata.managed_fields)
+                .map(serde_json::to_value)
+                .transpose()?
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        rules.normalize(&mut compared_live, &managed)?;
+        rules.normalize(&mut predicted, &managed)?;
+    }
+    r.synced = compared_live == predicted;
     r.predicted = Some(predicted);
+    r.compared_live = Some(compared_live);
     if !is_own_tracking_id(current, &r.gvk)
         && current
             .metadata
@@ -833,6 +872,7 @@ mod tests {
             ),
             live: None,
             predicted: None,
+            compared_live: None,
             synced: true,
             requires_pruning: false,
             health: None,

@@ -17,6 +17,8 @@ pub enum Error {
     LiveState(String),
     #[error("serializing: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("ignoreDifferences: {0}")]
+    Ignore(#[from] caravel_diff::DiffError),
 }
 
 impl Error {
@@ -29,6 +31,7 @@ impl Error {
             Error::InvalidSpec(_) => "invalid_spec",
             Error::LiveState(_) => "live_state",
             Error::Json(_) => "json",
+            Error::Ignore(_) => "ignore_differences",
         }
     }
 }

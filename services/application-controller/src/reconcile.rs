@@ -352,11 +352,12 @@ fn managed_resources(cmp: &Comparison) -> Vec<ManagedResource> {
     cmp.resources
         .iter()
         .map(|r| {
-            let live = r
-                .live
-                .as_ref()
-                .and_then(|l| serde_json::to_value(&**l).ok())
-                .map(|l| caravel_diff::normalize(&l));
+            let live = r.compared_live.clone().or_else(|| {
+                r.live
+                    .as_ref()
+                    .and_then(|l| serde_json::to_value(&**l).ok())
+                    .map(|l| caravel_diff::normalize(&l))
+            });
             let target = r.target.as_ref().map(caravel_diff::normalize);
             // Live and predicted are what a diff compares: mask them together
             // so an unchanged secret value masks identically on both sides.

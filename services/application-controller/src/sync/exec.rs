@@ -62,7 +62,14 @@ pub async fn apply(
     let r = &task.res;
     let info = kind_of(cluster, r).await?;
     let api = api(cluster, &info, r);
-    let target = target_of(app, &info, r)?;
+    let mut target = target_of(app, &info, r)?;
+    // RespectIgnoreDifferences: ignored fields keep their live values.
+    if let (Some(rules), Some(live)) = (opts.respected.as_deref(), &r.live) {
+        let ns = r.namespace.as_deref().unwrap_or("");
+        if rules.matches(&r.gvk.group, &r.gvk.kind, ns, &r.name) {
+            rules.respect(&mut target, &serde_json::to_value(&**live)?)?;
+        }
+    }
     let force = opts.force || opts.is(&task.options, "Force", "true");
     let replace = opts.is(&task.options, "Replace", "true");
     let skip_validation = opts.is(&task.options, "Validate", "false");

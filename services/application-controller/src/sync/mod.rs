@@ -265,7 +265,21 @@ pub async fn run(
     let app_name = app.metadata.name.clone().unwrap_or_default();
     let default_op = SyncOperation::default();
     let sync = op.sync.as_ref().unwrap_or(&default_op);
-    let opts = SyncOptions::new(app, sync);
+    let mut opts = SyncOptions::new(app, sync);
+    if opts.respect_ignore_differences {
+        match caravel_diff::IgnoreRules::compile(
+            app.spec.ignore_differences.as_deref().unwrap_or(&[]),
+        ) {
+            Ok(rules) => opts.respected = Some(std::sync::Arc::new(rules)),
+            Err(e) => {
+                return SyncOutcome::failed(
+                    format!("invalid ignoreDifferences: {e}"),
+                    vec![],
+                    vec![],
+                )
+            }
+        }
+    }
 
     if let Some(message) = cmp.sync_blockers.first() {
         return SyncOutcome::failed(format!("ComparisonError: {message}"), vec![], vec![]);

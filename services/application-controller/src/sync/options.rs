@@ -23,6 +23,8 @@ pub struct SyncOptions {
     pub fail_on_shared_resource: bool,
     pub respect_ignore_differences: bool,
     pub propagation: Option<PropagationPolicy>,
+    /// The app's ignoreDifferences when RespectIgnoreDifferences=true.
+    pub respected: Option<std::sync::Arc<caravel_diff::IgnoreRules>>,
 }
 
 fn parse(options: impl IntoIterator<Item = String>) -> Vec<(String, String)> {
@@ -68,6 +70,7 @@ impl SyncOptions {
             fail_on_shared_resource: is_true(&all, "FailOnSharedResource"),
             respect_ignore_differences: is_true(&all, "RespectIgnoreDifferences"),
             propagation,
+            respected: None,
             all,
         }
     }

@@ -239,6 +239,7 @@ mod tests {
             target: (!prune).then(|| json!({"metadata": {"name": name}})),
             live: None,
             predicted: None,
+            compared_live: None,
             synced: false,
             requires_pruning: prune,
             health: None,
