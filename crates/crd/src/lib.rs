@@ -42,6 +42,9 @@ pub mod annotations {
 pub mod finalizers {
     pub const RESOURCES: &str = "resources-finalizer.argocd.argoproj.io";
     pub const RESOURCES_BACKGROUND: &str = "resources-finalizer.argocd.argoproj.io/background";
+    /// Argo CD writes this variant when foreground deletion is asked for
+    /// explicitly; it means the same as [`RESOURCES`].
+    pub const RESOURCES_FOREGROUND: &str = "resources-finalizer.argocd.argoproj.io/foreground";
 }
 
 /// Sync status values.

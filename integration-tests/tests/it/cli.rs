@@ -8,14 +8,6 @@ use serde_json::json;
 
 use crate::common::*;
 
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_diff_sync_and_get_drive_a_manual_app() -> Result<()> {
     let caravel = Caravel::start_with(
@@ -41,12 +33,21 @@ async fn cli_diff_sync_and_get_drive_a_manual_app() -> Result<()> {
         .await?;
 
     let list = caravel.cli(&["app", "list"]).await?;
-    assert!(list.status.success(), "{}\n{}", text(&list), caravel.logs());
-    assert!(text(&list).contains("manual"), "{}", text(&list));
+    assert!(
+        list.status.success(),
+        "{}\n{}",
+        output_text(&list),
+        caravel.logs()
+    );
+    assert!(
+        output_text(&list).contains("manual"),
+        "{}",
+        output_text(&list)
+    );
 
     // diff shows what a sync would create; exit code 1 means "differences".
     let diff = caravel.cli(&["app", "diff", "manual"]).await?;
-    let out = text(&diff);
+    let out = output_text(&diff);
     assert_eq!(diff.status.code(), Some(1), "{out}");
     assert!(out.contains("guestbook-config"), "{out}");
     assert!(out.contains("GREETING"), "{out}");
@@ -54,7 +55,7 @@ async fn cli_diff_sync_and_get_drive_a_manual_app() -> Result<()> {
     let sync = caravel
         .cli(&["app", "sync", "manual", "--timeout", "60"])
         .await?;
-    let out = text(&sync);
+    let out = output_text(&sync);
     assert!(
         sync.status.success(),
         "sync failed:\n{out}\n{}",
@@ -67,7 +68,7 @@ async fn cli_diff_sync_and_get_drive_a_manual_app() -> Result<()> {
     );
 
     let get = caravel.cli(&["app", "get", "manual", "-o", "json"]).await?;
-    assert!(get.status.success(), "{}", text(&get));
+    assert!(get.status.success(), "{}", output_text(&get));
     let app: serde_json::Value = serde_json::from_slice(&get.stdout)?;
     assert_eq!(
         app["status"]["sync"]["status"],
@@ -96,18 +97,18 @@ async fn cli_diff_sync_and_get_drive_a_manual_app() -> Result<()> {
             "60",
         ])
         .await?;
-    assert!(waited.status.success(), "{}", text(&waited));
+    assert!(waited.status.success(), "{}", output_text(&waited));
     assert!(
-        text(&waited).contains("health=Healthy"),
+        output_text(&waited).contains("health=Healthy"),
         "{}",
-        text(&waited)
+        output_text(&waited)
     );
 
     // A refresh through the API (Get with refresh) waits for the controller.
     let refreshed = caravel
         .cli(&["app", "get", "manual", "--hard-refresh", "-o", "json"])
         .await?;
-    assert!(refreshed.status.success(), "{}", text(&refreshed));
+    assert!(refreshed.status.success(), "{}", output_text(&refreshed));
     let app: serde_json::Value = serde_json::from_slice(&refreshed.stdout)?;
     assert!(
         app["metadata"]["annotations"]["argocd.argoproj.io/refresh"].is_null(),
@@ -117,11 +118,15 @@ async fn cli_diff_sync_and_get_drive_a_manual_app() -> Result<()> {
     assert_eq!(app["status"]["sync"]["status"], "Synced");
 
     let history = caravel.cli(&["app", "history", "manual"]).await?;
-    assert!(text(&history).contains(&sha[..7]), "{}", text(&history));
+    assert!(
+        output_text(&history).contains(&sha[..7]),
+        "{}",
+        output_text(&history)
+    );
 
     // Nothing left to diff.
     let diff = caravel.cli(&["app", "diff", "manual"]).await?;
-    assert_eq!(diff.status.code(), Some(0), "{}", text(&diff));
+    assert_eq!(diff.status.code(), Some(0), "{}", output_text(&diff));
     Ok(())
 }
 
@@ -148,7 +153,7 @@ async fn a_failed_sync_exits_non_zero() -> Result<()> {
     assert!(
         !sync.status.success(),
         "a sync whose dry run fails must exit non-zero:\n{}",
-        text(&sync)
+        output_text(&sync)
     );
     let app = caravel.apps().get("doomed").await?;
     assert_eq!(operation_phase(&app), "Failed");
@@ -156,8 +161,12 @@ async fn a_failed_sync_exits_non_zero() -> Result<()> {
     let waited = caravel
         .cli(&["app", "wait", "doomed", "--sync", "--timeout", "2"])
         .await?;
-    assert_eq!(waited.status.code(), Some(1), "{}", text(&waited));
-    assert!(text(&waited).contains("timed out"), "{}", text(&waited));
+    assert_eq!(waited.status.code(), Some(1), "{}", output_text(&waited));
+    assert!(
+        output_text(&waited).contains("timed out"),
+        "{}",
+        output_text(&waited)
+    );
     Ok(())
 }
 
@@ -178,13 +187,13 @@ async fn cli_resources_lists_a_synced_apps_resources_with_their_waves() -> Resul
     let sync = caravel
         .cli(&["app", "sync", "res", "--timeout", "90"])
         .await?;
-    let out = text(&sync);
+    let out = output_text(&sync);
     assert!(sync.status.success(), "{out}\n{}", caravel.logs());
     // Progress lists each reported result with its sync phase.
     assert!(out.contains("PHASE"), "{out}");
 
     let table = caravel.cli(&["app", "resources", "res"]).await?;
-    let out = text(&table);
+    let out = output_text(&table);
     assert!(table.status.success(), "{out}");
     let header: Vec<&str> = out
         .lines()
@@ -229,7 +238,7 @@ async fn cli_resources_lists_a_synced_apps_resources_with_their_waves() -> Resul
     let json = caravel
         .cli(&["app", "resources", "res", "-o", "json"])
         .await?;
-    assert!(json.status.success(), "{}", text(&json));
+    assert!(json.status.success(), "{}", output_text(&json));
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&json.stdout)?;
     let find = |kind: &str| rows.iter().find(|r| r["kind"] == kind).cloned();
     let config = find("ConfigMap").expect("the ConfigMap is listed");
@@ -268,11 +277,11 @@ async fn cli_sync_retry_flags_become_the_operations_retry() -> Result<()> {
             "5x",
         ])
         .await?;
-    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert_eq!(refused.status.code(), Some(2), "{}", output_text(&refused));
     assert!(
-        text(&refused).contains("invalid retry backoff duration \"5x\""),
+        output_text(&refused).contains("invalid retry backoff duration \"5x\""),
         "{}",
-        text(&refused)
+        output_text(&refused)
     );
     let app = caravel.apps().get("retry").await?;
     assert!(app.operation.is_none(), "{:?}", app.operation);
@@ -294,7 +303,12 @@ async fn cli_sync_retry_flags_become_the_operations_retry() -> Result<()> {
             "90",
         ])
         .await?;
-    assert!(sync.status.success(), "{}\n{}", text(&sync), caravel.logs());
+    assert!(
+        sync.status.success(),
+        "{}\n{}",
+        output_text(&sync),
+        caravel.logs()
+    );
     let app = caravel.apps().get("retry").await?;
     let retry = app
         .status

@@ -325,6 +325,34 @@ impl Caravel {
     }
 }
 
+/// The operation's message (`status.operationState.message`), or "".
+pub fn operation_message(app: &Application) -> &str {
+    app.status
+        .as_ref()
+        .and_then(|s| s.operation_state.as_ref())
+        .and_then(|o| o.message.as_deref())
+        .unwrap_or("")
+}
+
+/// The resource results of the last operation.
+pub fn sync_results(app: &Application) -> Vec<caravel_crd::application::ResourceResult> {
+    app.status
+        .as_ref()
+        .and_then(|s| s.operation_state.as_ref())
+        .and_then(|o| o.sync_result.as_ref())
+        .and_then(|r| r.resources.clone())
+        .unwrap_or_default()
+}
+
+/// A process's stdout and stderr, for assertions and failure messages.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 pub fn sync_status(app: &Application) -> &str {
     app.status
         .as_ref()

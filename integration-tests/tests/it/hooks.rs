@@ -65,15 +65,6 @@ pub fn record_workloads(caravel: &Caravel, ns: &str) -> Recorder {
     rec
 }
 
-fn sync_results(app: &caravel_crd::Application) -> Vec<caravel_crd::application::ResourceResult> {
-    app.status
-        .as_ref()
-        .and_then(|s| s.operation_state.as_ref())
-        .and_then(|o| o.sync_result.as_ref())
-        .and_then(|r| r.resources.clone())
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hooks_and_waves_run_in_order_and_succeeded_hooks_are_deleted() -> Result<()> {
     let caravel = Caravel::start("hooks").await?;
@@ -257,13 +248,7 @@ async fn a_restarted_controller_resumes_the_sync_without_rerunning_hooks() -> Re
             "resumed",
             Duration::from_secs(60),
             "the sync to wait on wave 0",
-            |a| {
-                a.status
-                    .as_ref()
-                    .and_then(|s| s.operation_state.as_ref())
-                    .and_then(|o| o.message.as_deref())
-                    .is_some_and(|m| m.starts_with("waiting for healthy state of wave 0"))
-            },
+            |a| operation_message(a).starts_with("waiting for healthy state of wave 0"),
         )
         .await?;
     caravel.restart_controller().await?;

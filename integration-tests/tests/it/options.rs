@@ -33,15 +33,6 @@ async fn sync_and_wait(
         .await
 }
 
-fn results(app: &caravel_crd::Application) -> Vec<caravel_crd::application::ResourceResult> {
-    app.status
-        .as_ref()
-        .and_then(|s| s.operation_state.as_ref())
-        .and_then(|o| o.sync_result.as_ref())
-        .and_then(|r| r.resources.clone())
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prune_confirm_waits_for_approval_and_prune_last_prunes_after_everything() -> Result<()> {
     let caravel = Caravel::start("pruneopts").await?;
@@ -97,14 +88,9 @@ async fn prune_confirm_waits_for_approval_and_prune_last_prunes_after_everything
             Duration::from_secs(30),
             "the prune to wait for confirmation",
             |a| {
-                a.status
-                    .as_ref()
-                    .and_then(|s| s.operation_state.as_ref())
-                    .and_then(|o| o.message.as_deref())
-                    .is_some_and(|m| {
-                        m.starts_with("Waiting for pruning confirmation of ConfigMap/")
-                            && m.ends_with("/confirm")
-                    })
+                let m = operation_message(a);
+                m.starts_with("Waiting for pruning confirmation of ConfigMap/")
+                    && m.ends_with("/confirm")
             },
         )
         .await?;
@@ -201,7 +187,7 @@ async fn apply_out_of_sync_only_replace_and_server_side_apply() -> Result<()> {
     .await?;
     let app = sync_and_wait(&caravel, "applying", json!({})).await?;
 
-    let applied: Vec<String> = results(&app).iter().map(|r| r.name.clone()).collect();
+    let applied: Vec<String> = sync_results(&app).iter().map(|r| r.name.clone()).collect();
     assert_eq!(
         applied,
         vec!["a", "r", "s"],
@@ -220,7 +206,10 @@ async fn apply_out_of_sync_only_replace_and_server_side_apply() -> Result<()> {
         !data.contains_key("extra"),
         "Replace=true replaces the whole object: {data:?}"
     );
-    let r_result = results(&app).into_iter().find(|x| x.name == "r").unwrap();
+    let r_result = sync_results(&app)
+        .into_iter()
+        .find(|x| x.name == "r")
+        .unwrap();
     assert!(r_result.message.unwrap_or_default().ends_with("replaced"));
 
     let s = cms.get("s").await?;

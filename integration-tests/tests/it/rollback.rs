@@ -15,14 +15,6 @@ fn config(value: &str) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  release: \"{value}\"\n")
 }
 
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_restores_the_first_revision_and_is_refused_under_auto_sync() -> Result<()> {
     let caravel = Caravel::start_with(
@@ -101,9 +93,9 @@ async fn rollback_restores_the_first_revision_and_is_refused_under_auto_sync() -
     let refused = caravel.cli(&["app", "rollback", "rolled", &id]).await?;
     assert!(!refused.status.success());
     assert!(
-        text(&refused).contains("rollback cannot be initiated when auto-sync is enabled"),
+        output_text(&refused).contains("rollback cannot be initiated when auto-sync is enabled"),
         "{}",
-        text(&refused)
+        output_text(&refused)
     );
 
     caravel
@@ -125,7 +117,12 @@ async fn rollback_restores_the_first_revision_and_is_refused_under_auto_sync() -
             "60",
         ])
         .await?;
-    assert!(out.status.success(), "{}\n{}", text(&out), caravel.logs());
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        output_text(&out),
+        caravel.logs()
+    );
 
     assert_eq!(release().await?.as_deref(), Some("1"));
     assert!(
@@ -148,7 +145,7 @@ async fn rollback_restores_the_first_revision_and_is_refused_under_auto_sync() -
         .is_some());
 
     let shown = caravel.cli(&["app", "history", "rolled"]).await?;
-    let shown = text(&shown);
+    let shown = output_text(&shown);
     assert!(
         shown.lines().filter(|l| l.contains(&first[..7])).count() >= 2,
         "{shown}"

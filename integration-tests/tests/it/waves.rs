@@ -129,13 +129,7 @@ async fn terminating_a_sync_stops_it_before_the_next_wave() -> Result<()> {
             "stuck",
             Duration::from_secs(30),
             "the sync to wait on wave 0",
-            |a| {
-                a.status
-                    .as_ref()
-                    .and_then(|s| s.operation_state.as_ref())
-                    .and_then(|o| o.message.as_deref())
-                    .is_some_and(|m| m.starts_with("waiting for healthy state of wave 0"))
-            },
+            |a| operation_message(a).starts_with("waiting for healthy state of wave 0"),
         )
         .await?;
 

@@ -5,16 +5,15 @@
 //! finalizers, so the resources stay. Then the app is deleted.
 
 use caravel_crd::finalizers;
+// Argo CD's explicit-foreground variant: Caravel writes the plain
+// `finalizers::RESOURCES` for foreground (the same meaning), and removes
+// this one like the others when it replaces or drops them.
+use caravel_crd::finalizers::RESOURCES_FOREGROUND;
 use caravel_proto::application::v1::ApplicationDeleteRequest;
 use serde_json::{json, Value};
 
 use crate::error::Error;
 use crate::sync;
-
-/// Argo CD's explicit-foreground finalizer. Caravel writes the plain
-/// [`finalizers::RESOURCES`] for foreground (which also means foreground),
-/// but removes this one like the others when it replaces or drops them.
-const RESOURCES_FOREGROUND: &str = "resources-finalizer.argocd.argoproj.io/foreground";
 
 /// Every finalizer that asks for a cascaded delete.
 const CASCADE_FINALIZERS: [&str; 3] = [

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caravel_crd::application::Application;
-use caravel_crd::finalizers::{RESOURCES, RESOURCES_BACKGROUND};
+use caravel_crd::finalizers::{RESOURCES, RESOURCES_BACKGROUND, RESOURCES_FOREGROUND};
 use kube::api::{DeleteParams, DynamicObject, GroupVersionKind, PropagationPolicy};
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
@@ -31,7 +31,10 @@ pub async fn finalize(
 ) -> Result<Action, Error> {
     let name = app.name_any();
     let finalizers = app.finalizers();
-    let policy = if finalizers.iter().any(|f| f == RESOURCES) {
+    let policy = if finalizers
+        .iter()
+        .any(|f| f == RESOURCES || f == RESOURCES_FOREGROUND)
+    {
         PropagationPolicy::Foreground
     } else if finalizers.iter().any(|f| f == RESOURCES_BACKGROUND) {
         PropagationPolicy::Background
@@ -159,7 +162,7 @@ async fn remove_finalizers(api: &Api<Application>, app: &Application) -> Result<
     let kept: Vec<&String> = app
         .finalizers()
         .iter()
-        .filter(|f| *f != RESOURCES && *f != RESOURCES_BACKGROUND)
+        .filter(|f| ![RESOURCES, RESOURCES_BACKGROUND, RESOURCES_FOREGROUND].contains(&f.as_str()))
         .collect();
     status::patch_app(
         api,

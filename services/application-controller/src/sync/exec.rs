@@ -104,10 +104,7 @@ async fn replace_object(
     force: bool,
 ) -> Result<Option<String>, Error> {
     let mut obj: DynamicObject = serde_json::from_value(target)?;
-    let params = PostParams {
-        dry_run,
-        field_manager: Some(FIELD_MANAGER.to_owned()),
-    };
+    let params = post_params(dry_run);
     match api.get_opt(&r.name).await? {
         None => Ok(api.create(&params, &obj).await?.metadata.resource_version),
         Some(current) => {
@@ -128,13 +125,8 @@ async fn replace_object(
 /// Creates a hook. With BeforeHookCreation an existing object of the same
 /// name is deleted first; without it an existing object is the hook.
 pub async fn create_hook(cluster: &Cluster, task: &Task) -> Result<Option<String>, Error> {
+    let (api, obj) = hook_object(cluster, task).await?;
     let r = &task.res;
-    let info = kind_of(cluster, r).await?;
-    let api = api(cluster, &info, r);
-    let target = r
-        .target
-        .clone()
-        .ok_or_else(|| Error::InvalidSpec(format!("{} has no desired state", r.label())))?;
     let before_creation = task
         .hook
         .as_ref()
@@ -142,12 +134,7 @@ pub async fn create_hook(cluster: &Cluster, task: &Task) -> Result<Option<String
     if before_creation {
         delete_and_wait(&api, &r.name, PropagationPolicy::Foreground).await?;
     }
-    let obj: DynamicObject = serde_json::from_value(target)?;
-    let params = PostParams {
-        dry_run: false,
-        field_manager: Some(FIELD_MANAGER.to_owned()),
-    };
-    match api.create(&params, &obj).await {
+    match api.create(&post_params(false), &obj).await {
         Ok(o) => Ok(o.metadata.resource_version),
         Err(kube::Error::Api(s)) if s.code == 409 && !before_creation => Ok(api
             .get_opt(&r.name)
@@ -160,22 +147,32 @@ pub async fn create_hook(cluster: &Cluster, task: &Task) -> Result<Option<String
 /// Checks that a hook could be created: its kind exists and the server
 /// accepts it (a dry-run create; an existing object is not an error).
 pub async fn dry_run_hook(cluster: &Cluster, task: &Task) -> Result<(), Error> {
+    let (api, obj) = hook_object(cluster, task).await?;
+    match api.create(&post_params(true), &obj).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A hook's API and the object to create.
+async fn hook_object(
+    cluster: &Cluster,
+    task: &Task,
+) -> Result<(Api<DynamicObject>, DynamicObject), Error> {
     let r = &task.res;
     let info = kind_of(cluster, r).await?;
-    let api = api(cluster, &info, r);
     let target = r
         .target
         .clone()
         .ok_or_else(|| Error::InvalidSpec(format!("{} has no desired state", r.label())))?;
-    let obj: DynamicObject = serde_json::from_value(target)?;
-    let params = PostParams {
-        dry_run: true,
+    Ok((api(cluster, &info, r), serde_json::from_value(target)?))
+}
+
+fn post_params(dry_run: bool) -> PostParams {
+    PostParams {
+        dry_run,
         field_manager: Some(FIELD_MANAGER.to_owned()),
-    };
-    match api.create(&params, &obj).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
     }
 }
 
