@@ -67,7 +67,14 @@ pub fn record_workloads(caravel: &Caravel, ns: &str) -> Recorder {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hooks_and_waves_run_in_order_and_succeeded_hooks_are_deleted() -> Result<()> {
-    let caravel = Caravel::start("hooks").await?;
+    let caravel = Caravel::start_with(
+        "hooks",
+        Options {
+            api_server: true,
+            ..Default::default()
+        },
+    )
+    .await?;
     let delete_on_success = "    argocd.argoproj.io/hook-delete-policy: HookSucceeded\n";
     let dest = caravel
         .manual_app(
@@ -89,7 +96,21 @@ async fn hooks_and_waves_run_in_order_and_succeeded_hooks_are_deleted() -> Resul
         .await?;
     let rec = record_workloads(&caravel, &dest);
 
-    caravel.request_sync("hooked", json!({"sync": {}})).await?;
+    // Synced through the CLI, which reports each phase as it happens.
+    let sync = caravel
+        .cli(&["app", "sync", "hooked", "--timeout", "90"])
+        .await?;
+    let out = output_text(&sync);
+    assert!(sync.status.success(), "{out}\n{}", caravel.logs());
+    let row = |name: &str, phase: &str| {
+        out.lines().any(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols.contains(&name) && cols.contains(&phase)
+        })
+    };
+    assert!(row("migrate", "PreSync"), "{out}");
+    assert!(row("data", "Sync") && row("web", "Sync"), "{out}");
+    assert!(row("smoke", "PostSync"), "{out}");
     let app = caravel
         .wait_app(
             "hooked",
