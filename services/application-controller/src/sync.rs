@@ -381,7 +381,7 @@ pub async fn run(
         };
     }
 
-    let mut runner = Runner {
+    let mut execution = PlanExecution {
         live,
         cluster,
         progress,
@@ -402,7 +402,7 @@ pub async fn run(
             tokio::time::sleep(progress.wave_delay).await;
         }
         let last = i + 1 == plan.steps.len();
-        outcome = runner.run_step(step, last).await;
+        outcome = execution.run_step(step, last).await;
         if outcome.is_err() {
             break;
         }
@@ -416,21 +416,22 @@ pub async fn run(
                 wave: 0,
                 tasks: plan.sync_fail.clone(),
             };
-            if let Err(Stop::Failed(m) | Stop::Terminated(m)) = runner.run_step(&step, false).await
+            if let Err(Stop::Failed(m) | Stop::Terminated(m)) =
+                execution.run_step(&step, false).await
             {
                 tracing::warn!(target: "caravel::sync", app = %app_name, error = %m, "SyncFail hooks failed");
             }
-            runner
+            execution
                 .progress
-                .record(runner.revision, &runner.results, message)
+                .record(execution.revision, &execution.results, message)
                 .await;
         }
     }
-    runner.delete_finished_hooks(&plan).await;
+    execution.delete_finished_hooks(&plan).await;
 
-    let Runner {
+    let PlanExecution {
         results, written, ..
-    } = runner;
+    } = execution;
     match outcome {
         Ok(()) => SyncOutcome {
             succeeded: true,
@@ -472,8 +473,8 @@ fn prune_decision(opts: &SyncOptions, t: &Task) -> Option<ResourceResult> {
     }
 }
 
-/// Runs the steps of one operation.
-struct Runner<'a> {
+/// One operation running its plan: what it did so far, and how it reports.
+struct PlanExecution<'a> {
     live: &'a LiveStateCache,
     cluster: &'a Cluster,
     progress: &'a Progress,
@@ -486,7 +487,7 @@ struct Runner<'a> {
     written: Vec<Written>,
 }
 
-impl Runner<'_> {
+impl PlanExecution<'_> {
     async fn record(&self, message: &str) {
         self.progress
             .record(self.revision, &self.results, message)
