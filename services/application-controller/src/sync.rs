@@ -497,6 +497,7 @@ impl PlanExecution<'_> {
     /// Runs one step: prunes, then hooks, then applies; then waits until
     /// its objects are healthy and its hooks completed (the last step of a
     /// sync without hooks does not wait, as in Argo CD).
+    #[tracing::instrument(target = "caravel::sync", name = "sync_step", skip_all, fields(step = %step.label()))]
     async fn run_step(&mut self, step: &Step, last: bool) -> Result<(), Stop> {
         let label = step.label();
         tracing::info!(target: "caravel::sync", app = %self.app_name, step = %label, tasks = step.tasks.len(), "running step");
