@@ -161,3 +161,38 @@ async fn terminating_a_sync_stops_it_before_the_next_wave() -> Result<()> {
     assert!(String::from_utf8_lossy(&again.stderr).contains("No operation is in progress"));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_degraded_wave_fails_the_sync_and_later_waves_never_run() -> Result<()> {
+    let caravel = Caravel::start("degraded").await?;
+    let failing_job = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: seed\nspec:\n  backoffLimit: 0\n  template:\n    metadata:\n      annotations:\n        caravel.dev/simulate: fail\n    spec:\n      restartPolicy: Never\n      containers: [{name: main, image: busybox}]\n";
+    let dest = caravel
+        .manual_app(
+            "degraded",
+            "app",
+            vec![
+                ("app/seed.yaml", failing_job.to_owned()),
+                ("app/last.yaml", config_map("last", 1)),
+            ],
+        )
+        .await?;
+    caravel
+        .request_sync("degraded", json!({"sync": {}}))
+        .await?;
+    let app = caravel
+        .wait_app(
+            "degraded",
+            Duration::from_secs(60),
+            "the sync to fail",
+            |a| operation_phase(a) == "Failed" && a.operation.is_none(),
+        )
+        .await?;
+    let message = operation_message(&app).to_owned();
+    assert!(
+        message.contains("Job/") && message.contains("seed") && message.contains("Degraded"),
+        "the message names the degraded object: {message}"
+    );
+    let cms = Api::<ConfigMap>::namespaced(caravel.client.clone(), &dest);
+    assert!(cms.get_opt("last").await?.is_none(), "wave 1 never ran");
+    Ok(())
+}

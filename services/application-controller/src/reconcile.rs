@@ -434,7 +434,15 @@ async fn run_operation(
     if let (Some(src), true) = (&sync_op.source, app.spec.source.is_some()) {
         target_app.spec.source = Some(src.clone());
     }
-    let revision = sync_op.revision.as_deref().filter(|r| !r.is_empty());
+    // A resumed operation stays on the revision it started with.
+    let resumed_revision = prior
+        .as_ref()
+        .map(|r| r.revision.clone())
+        .filter(|r| !r.is_empty());
+    let revision = resumed_revision
+        .as_deref()
+        .or(sync_op.revision.as_deref())
+        .filter(|r| !r.is_empty());
 
     let outcome = match check_spec(app) {
         Err(e) => Err(e),
@@ -539,18 +547,11 @@ async fn run_operation(
         }
         patch["history"] = json!(history);
     }
-    status::patch(api, &name, patch).await?;
-    tracing::info!(
-        target: "caravel::sync",
-        app = %name,
-        phase = %state.phase,
-        message = %outcome.message,
-        "operation finished"
-    );
-
-    // Report the state the sync produced (compared with the app's own
-    // target) before the operation is cleared, so whoever waits for the
-    // operation to end reads the new status.
+    // The state the sync produced (compared with the app's own target) is
+    // reported with the end of the operation, so whoever waits for the
+    // operation to end reads the new status; `.operation` is cleared right
+    // after, since an operation still set next to a finished state would
+    // run again after a restart.
     for w in &outcome.written {
         ctx.live
             .wait_for(
@@ -565,13 +566,22 @@ async fn run_operation(
     let mut after = app.clone();
     after.operation = None;
     if let Some(s) = after.status.as_mut() {
-        s.operation_state = Some(state);
+        s.operation_state = Some(state.clone());
     }
-    let reported = match compare_app(&after, ctx, None, RefreshLevel::default()).await {
+    let compared = compare_app(&after, ctx, None, RefreshLevel::default()).await;
+    status::patch(api, &name, patch).await?;
+    let reported = match compared {
         Ok(c) => write_comparison(api, &after, &c, ctx).await,
         Err(e) => comparison_failed(api, &after, ctx, e).await,
     };
     status::patch_app(api, &name, json!({ "operation": null })).await?;
+    tracing::info!(
+        target: "caravel::sync",
+        app = %name,
+        phase = %state.phase,
+        message = %outcome.message,
+        "operation finished"
+    );
     reported.map(|()| None)
 }
 
@@ -642,11 +652,12 @@ async fn auto_sync(
     }
     let name = app.name_any();
     let last = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
+    // As Argo CD: the same revision of the same source (a changed path or
+    // parameter is a new attempt even at the same commit).
     let already_attempted = last.is_some_and(|s| {
-        s.sync_result
-            .as_ref()
-            .is_some_and(|r| r.revision == cmp.revision)
-            && s.phase != phase::RUNNING
+        s.sync_result.as_ref().is_some_and(|r| {
+            r.revision == cmp.revision && same_source(r.source.as_ref(), app.primary_source())
+        }) && s.phase != phase::RUNNING
     });
     let self_heal = auto.self_heal.unwrap_or(false);
     if already_attempted {
@@ -677,7 +688,14 @@ async fn auto_sync(
     if prune && pruning && desired_count == 0 && !auto.allow_empty.unwrap_or(false) {
         let message =
             "auto-sync will wipe out all resources: refusing (set allowEmpty to allow)".to_owned();
-        status::patch(api, &name, json!({ "conditions": status::merge_conditions(app, vec![compare::condition(condition::SYNC_ERROR, message)]) })).await?;
+        let mut conditions = cmp.conditions.clone();
+        conditions.push(compare::condition(condition::SYNC_ERROR, message));
+        status::patch(
+            api,
+            &name,
+            json!({ "conditions": status::merge_conditions(app, conditions) }),
+        )
+        .await?;
         return Ok(());
     }
     let op = Operation {
@@ -693,6 +711,63 @@ async fn auto_sync(
         retry: app.spec.sync_policy.as_ref().and_then(|p| p.retry.clone()),
         ..Default::default()
     };
+    // Only if no one requested an operation meanwhile: checked on the
+    // current object, and written with its resourceVersion.
+    let Some(current) = api.get_opt(&name).await? else {
+        return Ok(());
+    };
+    if current.operation.is_some() {
+        return Ok(());
+    }
     tracing::info!(app = %name, revision = %cmp.revision, self_heal = already_attempted, "initiating automated sync");
-    status::patch_app(api, &name, json!({ "operation": op })).await
+    let patch = json!({
+        "metadata": { "resourceVersion": current.resource_version() },
+        "operation": op,
+    });
+    match status::patch_app(api, &name, patch).await {
+        Err(Error::Kube(kube::Error::Api(s))) if s.code == 409 => {
+            tracing::debug!(app = %name, "application changed while starting an automated sync; reconsidering");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Whether two sources are the same apart from `targetRevision`.
+fn same_source(
+    synced: Option<&caravel_crd::application::ApplicationSource>,
+    wanted: Option<&caravel_crd::application::ApplicationSource>,
+) -> bool {
+    let strip = |s: Option<&caravel_crd::application::ApplicationSource>| {
+        s.cloned().map(|mut s| {
+            s.target_revision = None;
+            s
+        })
+    };
+    strip(synced) == strip(wanted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caravel_crd::application::ApplicationSource;
+
+    #[test]
+    fn the_same_source_ignores_only_the_target_revision() {
+        let a = ApplicationSource {
+            repo_url: "https://example.com/r.git".into(),
+            path: Some("app".into()),
+            target_revision: Some("main".into()),
+            ..Default::default()
+        };
+        let mut b = a.clone();
+        b.target_revision = Some("abc123".into());
+        assert!(same_source(Some(&a), Some(&b)));
+        b.path = Some("other".into());
+        assert!(
+            !same_source(Some(&a), Some(&b)),
+            "a new path is a new attempt"
+        );
+        assert!(!same_source(None, Some(&a)));
+    }
 }

@@ -75,6 +75,9 @@ impl Written {
     }
 }
 
+/// How long an apply waits for the kind of a CRD created by the same sync.
+const KIND_WAIT: Duration = Duration::from_secs(5);
+
 /// The message of an operation ended by TerminateOperation (Argo CD's).
 pub const TERMINATED: &str = "Operation terminated";
 
@@ -100,7 +103,19 @@ impl Progress {
 
     /// Writes the results so far to `status.operationState.syncResult`.
     async fn record(&self, revision: &str, results: &Results, message: &str) {
-        self.patch_state(json!({
+        if let Err(e) = self.try_record(revision, results, message).await {
+            tracing::warn!(app = %self.app, error = %e, "reporting sync progress failed");
+        }
+    }
+
+    /// Like `record`, for results that must be stored before going on.
+    async fn try_record(
+        &self,
+        revision: &str,
+        results: &Results,
+        message: &str,
+    ) -> Result<(), kube::Error> {
+        self.try_patch_state(json!({
             "message": message,
             "syncResult": {
                 "revision": revision,
@@ -108,22 +123,25 @@ impl Progress {
                 "resources": results.0,
             }
         }))
-        .await;
+        .await
     }
 
     async fn patch_state(&self, state: serde_json::Value) {
+        if let Err(e) = self.try_patch_state(state).await {
+            tracing::warn!(app = %self.app, error = %e, "reporting sync progress failed");
+        }
+    }
+
+    async fn try_patch_state(&self, state: serde_json::Value) -> Result<(), kube::Error> {
         let patch = json!({ "status": { "operationState": state } });
         let params = PatchParams {
             field_manager: Some(FIELD_MANAGER.to_owned()),
             ..Default::default()
         };
-        if let Err(e) = self
-            .apps
+        self.apps
             .patch_status(&self.app, &params, &Patch::Merge(patch))
             .await
-        {
-            tracing::warn!(app = %self.app, error = %e, "reporting sync progress failed");
-        }
+            .map(|_| ())
     }
 
     /// Why the running operation must stop, if it must: terminated
@@ -252,6 +270,26 @@ fn crd_in_plan(plan: &Plan, task: &Task) -> bool {
     })
 }
 
+/// Whether the plan creates Namespace `ns` (so objects in it cannot be
+/// dry-run before the sync runs).
+fn namespace_in_plan(plan: &Plan, ns: Option<&str>) -> bool {
+    let Some(ns) = ns else { return false };
+    plan.tasks().any(|t| {
+        t.action == Action::Apply
+            && t.res.gvk.group.is_empty()
+            && t.res.gvk.kind == "Namespace"
+            && t.res.name == ns
+    })
+}
+
+fn destination(app: &Application) -> Option<&str> {
+    app.spec
+        .destination
+        .namespace
+        .as_deref()
+        .filter(|s| !s.is_empty())
+}
+
 /// Runs one sync of `cmp` (compared at the operation's revision).
 #[tracing::instrument(target = "caravel::sync", name = "sync", skip_all, fields(app = %app.metadata.name.as_deref().unwrap_or(""), revision = %cmp.revision))]
 pub async fn run(
@@ -286,6 +324,10 @@ pub async fn run(
     }
     let plan = plan::build(&app_name, sync, &opts, cmp, &progress.started_at);
     let mut results = Results::default();
+    if !progress.prior.is_empty() {
+        // Resumed: the dry run already passed before the restart.
+        return execute(live, progress, &app_name, cmp, &opts, &plan).await;
+    }
 
     // FailOnSharedResource: refuse before anything changes.
     if opts.fail_on_shared_resource {
@@ -307,7 +349,7 @@ pub async fn run(
         }
     }
 
-    if opts.create_namespace && !opts.dry_run {
+    if opts.create_namespace && !opts.dry_run && !namespace_in_plan(&plan, destination(app)) {
         if let Err(e) = ensure_namespace(cluster, app).await {
             return SyncOutcome::failed(format!("creating namespace: {e}"), vec![], vec![]);
         }
@@ -316,9 +358,13 @@ pub async fn run(
     // Dry-run every task first: a failure changes nothing.
     let mut failed: Vec<String> = Vec::new();
     for t in plan.tasks().chain(plan.sync_fail.iter()) {
-        let skip_dry_run = t.res.kind.is_none()
+        // Argo CD dry-runs client-side; a server-side dry run cannot see
+        // what the same sync creates first (the CRD of a kind, the
+        // Namespace an object goes to), so those are not dry-run.
+        let skip_dry_run = (t.res.kind.is_none()
             && (opts.is(&t.options, "SkipDryRunOnMissingResource", "true")
-                || crd_in_plan(&plan, t));
+                || crd_in_plan(&plan, t)))
+            || (t.res.live.is_none() && namespace_in_plan(&plan, t.res.namespace.as_deref()));
         if skip_dry_run || t.action == Action::Prune {
             continue;
         }
@@ -381,14 +427,26 @@ pub async fn run(
         };
     }
 
+    execute(live, progress, &app_name, cmp, &opts, &plan).await
+}
+
+/// Runs the plan step by step; SyncFail hooks when it fails.
+async fn execute(
+    live: &LiveStateCache,
+    progress: &Progress,
+    app_name: &str,
+    cmp: &Comparison,
+    opts: &SyncOptions,
+    plan: &Plan,
+) -> SyncOutcome {
     let mut execution = PlanExecution {
         live,
-        cluster,
+        cluster: live.cluster(),
         progress,
-        app_name: &app_name,
+        app_name,
         revision: &cmp.revision,
-        opts: &opts,
-        results,
+        opts,
+        results: Results(progress.prior.clone()),
         prior: Results(progress.prior.clone()),
         written: Vec::new(),
     };
@@ -408,7 +466,7 @@ pub async fn run(
         }
     }
 
-    if let Err(Stop::Failed(message)) = &outcome {
+    if let Err(Stop::Failed(message)) = outcome.as_ref().map_err(Stop::clone) {
         if !plan.sync_fail.is_empty() {
             tracing::info!(target: "caravel::sync", app = %app_name, "running SyncFail hooks");
             let step = Step {
@@ -416,18 +474,23 @@ pub async fn run(
                 wave: 0,
                 tasks: plan.sync_fail.clone(),
             };
-            if let Err(Stop::Failed(m) | Stop::Terminated(m)) =
-                execution.run_step(&step, false).await
-            {
-                tracing::warn!(target: "caravel::sync", app = %app_name, error = %m, "SyncFail hooks failed");
+            match execution.run_step(&step, false).await {
+                Ok(()) => {}
+                Err(Stop::Failed(m)) => {
+                    tracing::warn!(target: "caravel::sync", app = %app_name, error = %m, "SyncFail hooks failed")
+                }
+                Err(terminated @ Stop::Terminated(_)) => outcome = Err(terminated),
             }
             execution
                 .progress
-                .record(execution.revision, &execution.results, message)
+                .record(execution.revision, &execution.results, &message)
                 .await;
         }
     }
-    execution.delete_finished_hooks(&plan).await;
+    if let Err(Stop::Terminated(_)) = &outcome {
+        execution.delete_running_hooks(plan).await;
+    }
+    execution.delete_finished_hooks(plan).await;
 
     let PlanExecution {
         results, written, ..
@@ -452,6 +515,7 @@ pub async fn run(
 }
 
 /// Why a sync stopped early.
+#[derive(Clone)]
 enum Stop {
     Failed(String),
     Terminated(String),
@@ -532,11 +596,16 @@ impl PlanExecution<'_> {
             }
         }
 
-        for t in step.tasks.iter().filter(|t| t.is_hook()) {
-            self.start_hook(t).await?;
-        }
-
-        for t in step.tasks.iter().filter(|t| t.action == Action::Apply) {
+        // Hooks and objects of one step together, in kind order, as Argo
+        // CD runs them.
+        for t in step.tasks.iter().filter(|t| t.action != Action::Prune) {
+            if t.res.kind.is_none() {
+                self.await_kind(t).await;
+            }
+            if t.is_hook() {
+                self.start_hook(t).await?;
+                continue;
+            }
             match exec::apply(self.cluster, self.app_name, t, self.opts, false).await {
                 Ok(rv) => {
                     self.written.push(Written::of(&t.res, rv));
@@ -571,6 +640,17 @@ impl PlanExecution<'_> {
             return Ok(());
         }
         self.wait_step(step, &pruned).await
+    }
+
+    /// A kind unknown at comparison time (its CRD applied by this sync)
+    /// is served once the CRD is established: wait a little for it, as Argo
+    /// CD does, before the apply reports it unknown.
+    async fn await_kind(&self, t: &Task) {
+        let deadline = tokio::time::Instant::now() + KIND_WAIT;
+        while self.cluster.kind(&t.res.gvk).await.is_err() && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// Prune=confirm: waits until the Application approves deletions.
@@ -616,14 +696,18 @@ impl PlanExecution<'_> {
                     )));
                 }
                 _ => {
-                    // Created before the restart: follow it if it exists.
-                    if let Ok((_, Some(_))) = self
+                    // Created before the restart: follow it if it exists
+                    // and this operation created it (not an earlier sync's
+                    // hook of the same name, still waiting to be replaced).
+                    if let Ok((_, Some(obj))) = self
                         .live
                         .get(&t.res.gvk, t.res.namespace.as_deref(), &t.res.name)
                         .await
                     {
-                        self.results.set(prior);
-                        return Ok(());
+                        if created_since(&obj, &self.progress.started_at) {
+                            self.results.set(prior);
+                            return Ok(());
+                        }
                     }
                 }
             }
@@ -635,12 +719,18 @@ impl PlanExecution<'_> {
             format!("{} created", describe(&t.res)),
             Some("Running"),
         ));
-        self.record(&format!(
-            "running {} hook {}",
-            t.phase.as_str(),
-            t.res.label()
-        ))
-        .await;
+        let message = format!("running {} hook {}", t.phase.as_str(), t.res.label());
+        if let Err(e) = self
+            .progress
+            .try_record(self.revision, &self.results, &message)
+            .await
+        {
+            return Err(Stop::Failed(format!(
+                "recording {} hook {} before creating it: {e}",
+                t.phase.as_str(),
+                t.res.label()
+            )));
+        }
         match exec::create_hook(self.cluster, t).await {
             Ok(rv) => {
                 tracing::info!(target: "caravel::sync", app = %self.app_name, hook = %t.res.label(), phase = t.phase.as_str(), "hook created");
@@ -679,6 +769,7 @@ impl PlanExecution<'_> {
         loop {
             let mut waiting = Vec::new();
             let mut hook_failure = None;
+            let mut degraded = None;
             for t in &step.tasks {
                 let current = self
                     .live
@@ -693,15 +784,30 @@ impl PlanExecution<'_> {
                         }
                     }
                     Action::Apply => {
-                        let healthy = current.is_some_and(|obj| {
+                        let health = current.map(|obj| {
                             let json = serde_json::to_value(&*obj).unwrap_or_default();
-                            matches!(
-                                caravel_health::assess_or_healthy(&json).status,
-                                HealthCode::Healthy | HealthCode::Suspended
-                            )
+                            caravel_health::assess_or_healthy(&json)
                         });
-                        if !healthy {
-                            waiting.push(t.res.label());
+                        match health {
+                            Some(h)
+                                if matches!(
+                                    h.status,
+                                    HealthCode::Healthy | HealthCode::Suspended
+                                ) => {}
+                            // As Argo CD: a degraded object fails the sync
+                            // (it would otherwise wait forever).
+                            Some(h) if h.status == HealthCode::Degraded => {
+                                let message = h.message.clone().unwrap_or_default();
+                                self.results.set(result(
+                                    t,
+                                    "SyncFailed",
+                                    format!("degraded: {message}"),
+                                    Some("Failed"),
+                                ));
+                                degraded =
+                                    Some(format!("{} is Degraded: {message}", t.res.label()));
+                            }
+                            _ => waiting.push(t.res.label()),
                         }
                     }
                     Action::Hook => {
@@ -723,7 +829,9 @@ impl PlanExecution<'_> {
                                 let message = h.message.clone().unwrap_or_default();
                                 match h.status {
                                     HealthCode::Healthy => ("Succeeded", message),
-                                    HealthCode::Degraded => ("Failed", message),
+                                    HealthCode::Degraded | HealthCode::Unknown => {
+                                        ("Failed", message)
+                                    }
                                     _ => ("Running", message),
                                 }
                             }
@@ -758,7 +866,7 @@ impl PlanExecution<'_> {
                     }
                 }
             }
-            if let Some(message) = hook_failure {
+            if let Some(message) = hook_failure.or(degraded) {
                 self.record(&message).await;
                 return Err(Stop::Failed(message));
             }
@@ -794,6 +902,36 @@ impl PlanExecution<'_> {
         }
     }
 
+    /// On termination, as Argo CD: hooks still running are deleted and
+    /// recorded as Terminated.
+    async fn delete_running_hooks(&mut self, plan: &Plan) {
+        for t in plan
+            .tasks()
+            .chain(plan.sync_fail.iter())
+            .filter(|t| t.is_hook())
+        {
+            if self.results.get(t).and_then(|r| r.hook_phase.as_deref()) != Some("Running") {
+                continue;
+            }
+            match exec::delete(self.cluster, &t.res, PropagationPolicy::Background).await {
+                Ok(()) => {
+                    tracing::info!(target: "caravel::sync", app = %self.app_name, hook = %t.res.label(), "running hook deleted (operation terminated)");
+                    self.written.push(Written::of(&t.res, None));
+                    self.results.set(result(
+                        t,
+                        "SyncFailed",
+                        TERMINATED.to_owned(),
+                        Some("Terminated"),
+                    ));
+                }
+                Err(e) => {
+                    tracing::warn!(target: "caravel::sync", app = %self.app_name, hook = %t.res.label(), error = %e, "deleting a running hook failed")
+                }
+            }
+        }
+        self.record(TERMINATED).await;
+    }
+
     /// Deletes hooks whose delete policy asks for it: HookSucceeded ones
     /// that succeeded, HookFailed ones that failed.
     async fn delete_finished_hooks(&mut self, plan: &Plan) {
@@ -823,6 +961,18 @@ impl PlanExecution<'_> {
             }
         }
     }
+}
+
+/// Whether `obj` was created at or after `since` (RFC 3339).
+fn created_since(obj: &kube::api::DynamicObject, since: &str) -> bool {
+    let Some(since) = crate::status::parse_time(since) else {
+        return false;
+    };
+    obj.metadata
+        .creation_timestamp
+        .as_ref()
+        .and_then(|t| crate::status::parse_time(&t.0.to_string()))
+        .is_some_and(|created| created >= since)
 }
 
 fn is_missing_namespace(e: &Error) -> bool {

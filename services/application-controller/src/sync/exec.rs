@@ -85,7 +85,9 @@ pub async fn apply(
     match api.patch(&r.name, &params, &Patch::Apply(&target)).await {
         Ok(obj) => Ok(obj.metadata.resource_version),
         // Force=true: replace an object whose immutable fields changed.
-        Err(kube::Error::Api(s)) if force && s.code == 422 && !dry_run => {
+        // The real apply will delete and re-create it.
+        Err(kube::Error::Api(s)) if force && s.code == 422 && dry_run => Ok(None),
+        Err(kube::Error::Api(s)) if force && s.code == 422 => {
             delete_and_wait(&api, &r.name, PropagationPolicy::Foreground).await?;
             let obj = api.patch(&r.name, &params, &Patch::Apply(&target)).await?;
             Ok(obj.metadata.resource_version)
@@ -111,7 +113,8 @@ async fn replace_object(
             obj.metadata.resource_version = current.metadata.resource_version;
             match api.replace(&r.name, &params, &obj).await {
                 Ok(o) => Ok(o.metadata.resource_version),
-                Err(kube::Error::Api(s)) if force && s.code == 422 && !dry_run => {
+                Err(kube::Error::Api(s)) if force && s.code == 422 && dry_run => Ok(None),
+                Err(kube::Error::Api(s)) if force && s.code == 422 => {
                     delete_and_wait(api, &r.name, PropagationPolicy::Foreground).await?;
                     obj.metadata.resource_version = None;
                     Ok(api.create(&params, &obj).await?.metadata.resource_version)

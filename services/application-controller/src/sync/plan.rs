@@ -118,8 +118,6 @@ pub fn build(
             });
         }
     }
-    reorder_prunes(&mut tasks, opts);
-
     // As Argo CD: a partial sync or a dry run runs no hooks.
     let partial = op.resources.as_ref().is_some_and(|s| !s.is_empty());
     let mut sync_fail = Vec::new();
@@ -136,6 +134,8 @@ pub fn build(
         }
     }
 
+    // After the hooks: the last wave of the Sync phase counts Sync hooks.
+    reorder_prunes(&mut tasks, opts);
     tasks.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
     sync_fail.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
     let mut steps: Vec<Step> = Vec::new();
