@@ -394,3 +394,44 @@ async fn server_defaulted_fields_never_make_an_app_out_of_sync() -> Result<()> {
     assert_eq!(history_len(&app), 1, "no further sync was needed");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_and_a_crd_from_git_are_usable_in_the_same_sync() -> Result<()> {
+    let caravel = Caravel::start("samesync").await?;
+    let ns = format!("{}-made", caravel.app_ns);
+    let group = format!("{}.caravel.test", caravel.app_ns);
+    let files = vec![
+        ("app/ns.yaml", format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n")),
+        ("app/cm.yaml", format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: inside\n  namespace: {ns}\ndata:\n  k: v\n")),
+        ("app/crd.yaml", format!("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: gadgets.{group}\nspec:\n  group: {group}\n  scope: Namespaced\n  names: {{plural: gadgets, singular: gadget, kind: Gadget, listKind: GadgetList}}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}\n")),
+        ("app/gadget.yaml", format!("apiVersion: {group}/v1\nkind: Gadget\nmetadata:\n  name: g1\n  namespace: {ns}\nspec:\n  size: 1\n")),
+    ];
+    caravel.manual_app("samesync", "app", files).await?;
+    caravel
+        .request_sync("samesync", json!({"sync": {}}))
+        .await?;
+    caravel
+        .wait_app(
+            "samesync",
+            Duration::from_secs(60),
+            "the sync to succeed",
+            |a| operation_phase(a) == "Succeeded" && a.operation.is_none(),
+        )
+        .await?;
+    let cms = Api::<ConfigMap>::namespaced(caravel.client.clone(), &ns);
+    assert!(cms.get_opt("inside").await?.is_some());
+    let gadgets: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        caravel.client.clone(),
+        &ns,
+        &kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            &group, "v1", "Gadget",
+        )),
+    );
+    assert!(gadgets.get_opt("g1").await?.is_some());
+    caravel
+        .wait_app("samesync", Duration::from_secs(30), "Synced", |a| {
+            sync_status(a) == "Synced"
+        })
+        .await?;
+    Ok(())
+}
