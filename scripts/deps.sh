@@ -3,7 +3,9 @@
 # caching outside the repository (default ~/.cache/caravel):
 #   - Debian packages: etcd-server, redis-server, git, Go 1.19, build tools;
 #   - kube-apiserver and kube-controller-manager v1.20.2 built from Debian's
-#     `kubernetes` source package (no binary is downloaded).
+#     `kubernetes` source package (no binary is downloaded);
+#   - the Helm oracle: a virtualenv with PyPI's helm-python-sdk (real Helm's
+#     engine as a native library), at $CACHE/helm-oracle/venv/bin/python.
 # Idempotent: a second run with warm caches returns in seconds.
 set -euo pipefail
 
@@ -17,7 +19,7 @@ log() { printf '[deps] %s\n' "$*" >&2; }
 
 packages=(etcd-server redis-server git golang-1.19-go rsync jq make gcc
   pkg-config libssl-dev dpkg-dev openssl ca-certificates curl
-  golang-github-modern-go-reflect2-dev)
+  golang-github-modern-go-reflect2-dev python3 python3-venv)
 
 # Bumped whenever the control-plane build changes, so caches rebuild.
 BUILD_ID="v1.20.2+reflect2-1.0.2+zero-value-validation"
@@ -35,6 +37,26 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO systemctl disable --now redis-server etcd >/dev/null 2>&1 || true
   pkill -x redis-server 2>/dev/null || true
   pkill -x etcd 2>/dev/null || true
+fi
+
+# The Helm conformance oracle: real Helm, in-process, from PyPI. Pinned, and
+# keyed by the pin, so a warm cache needs no network.
+HELM_ORACLE_PIN="helm-python-sdk==0.2.2 PyYAML==6.0.3"
+HELM_ORACLE="$CACHE/helm-oracle"
+if [ "$(cat "$HELM_ORACLE/.pin" 2>/dev/null)" = "$HELM_ORACLE_PIN" ] &&
+  [ -x "$HELM_ORACLE/venv/bin/python" ]; then
+  log "helm oracle ($HELM_ORACLE_PIN) cached in $HELM_ORACLE/venv"
+else
+  log "installing the helm oracle ($HELM_ORACLE_PIN) into $HELM_ORACLE/venv"
+  rm -rf "$HELM_ORACLE/venv"
+  mkdir -p "$HELM_ORACLE"
+  # Debian's interpreter, not whatever python3 comes first on PATH (pyenv
+  # shims), so the venv survives changes to the user's Python setup.
+  /usr/bin/python3 -m venv "$HELM_ORACLE/venv"
+  "$HELM_ORACLE/venv/bin/python" -m pip install -q --disable-pip-version-check \
+    --no-input $HELM_ORACLE_PIN
+  "$HELM_ORACLE/venv/bin/python" -c 'import helm_python'
+  echo "$HELM_ORACLE_PIN" >"$HELM_ORACLE/.pin"
 fi
 
 if [ -x "$K8S_BIN/kube-apiserver" ] && [ -x "$K8S_BIN/kube-controller-manager" ] &&
