@@ -504,11 +504,7 @@ async fn desired_resource(
             let r = ResourceState {
                 gvk,
                 kind: None,
-                namespace: manifest
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                    .or_else(|| dest_ns.map(str::to_owned)),
+                namespace: target_namespace(&manifest, None, dest_ns),
                 name,
                 wave,
                 target: Some(manifest),
@@ -526,28 +522,16 @@ async fn desired_resource(
             return Err((Some(Box::new(r)), message));
         }
     };
-    let namespace = if info.namespaced {
-        let ns = manifest
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .or_else(|| dest_ns.map(str::to_owned));
-        match ns {
-            Some(ns) => Some(ns),
-            None => {
-                return Err((
-                    None,
-                    format!(
-                    "{}/{name}: namespaced object without a namespace and no destination namespace",
-                    gvk.kind
-                ),
-                ))
-            }
-        }
-    } else {
-        None
-    };
+    let namespace = target_namespace(&manifest, Some(&info), dest_ns);
+    if info.namespaced && namespace.is_none() {
+        return Err((
+            None,
+            format!(
+                "{}/{name}: namespaced object without a namespace and no destination namespace",
+                gvk.kind
+            ),
+        ));
+    }
     stamp(&mut manifest, app_name, &gvk, namespace.as_deref(), &name);
     default_port_protocols(&mut manifest, &gvk);
 

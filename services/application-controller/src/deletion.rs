@@ -60,7 +60,7 @@ pub async fn finalize(
     let approved = sync::approved_since(app, &since);
     let mut waiting_confirmation = Vec::new();
     objects.retain(|(gvk, o)| {
-        let options = live_options(o);
+        let options = ResourceOptions::of_live(o);
         match options
             .get("Delete")
             .map(str::to_ascii_lowercase)
@@ -136,17 +136,6 @@ fn managed_kinds(app: &Application) -> HashSet<GroupVersionKind> {
         }
     }
     kinds
-}
-
-fn live_options(o: &DynamicObject) -> ResourceOptions {
-    ResourceOptions::parse(
-        o.metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(caravel_crd::annotations::SYNC_OPTIONS))
-            .map(String::as_str)
-            .unwrap_or(""),
-    )
 }
 
 fn label(gvk: &GroupVersionKind, o: &DynamicObject) -> String {

@@ -111,14 +111,23 @@ impl ResourceOptions {
             .and_then(|a| a.get(SYNC_OPTIONS))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let from_live = || {
-            r.live
+        match (from_target, &r.live) {
+            (Some(t), _) => Self::parse(&t),
+            (None, Some(live)) => Self::of_live(live),
+            (None, None) => Self::default(),
+        }
+    }
+
+    /// From a live object's annotation.
+    pub fn of_live(obj: &kube::api::DynamicObject) -> Self {
+        Self::parse(
+            obj.metadata
+                .annotations
                 .as_ref()
-                .and_then(|l| l.metadata.annotations.as_ref())
                 .and_then(|a| a.get(SYNC_OPTIONS))
-                .cloned()
-        };
-        Self::parse(from_target.or_else(from_live).as_deref().unwrap_or(""))
+                .map(String::as_str)
+                .unwrap_or(""),
+        )
     }
 
     pub fn parse(annotation: &str) -> Self {
