@@ -353,6 +353,17 @@ pub fn output_text(out: &std::process::Output) -> String {
     )
 }
 
+/// A ConfigMap `name` in sync wave `wave` with `k: value`, and the
+/// `argocd.argoproj.io/sync-options` annotation when `options` is set.
+pub fn config_map(name: &str, wave: i64, options: &str, value: &str) -> String {
+    let options = if options.is_empty() {
+        String::new()
+    } else {
+        format!("    argocd.argoproj.io/sync-options: {options}\n")
+    };
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  annotations:\n    argocd.argoproj.io/sync-wave: \"{wave}\"\n{options}data:\n  k: {value}\n")
+}
+
 pub fn sync_status(app: &Application) -> &str {
     app.status
         .as_ref()

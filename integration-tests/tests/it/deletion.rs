@@ -12,21 +12,12 @@ use serde_json::json;
 
 use crate::common::*;
 
-fn config_map(name: &str, wave: i64, options: &str) -> String {
-    let options = if options.is_empty() {
-        String::new()
-    } else {
-        format!("    argocd.argoproj.io/sync-options: {options}\n")
-    };
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  annotations:\n    argocd.argoproj.io/sync-wave: \"{wave}\"\n{options}data:\n  k: v\n")
-}
-
 fn files() -> Vec<(&'static str, String)> {
     vec![
-        ("app/w0.yaml", config_map("w0", 0, "")),
-        ("app/w1.yaml", config_map("w1", 1, "")),
-        ("app/w2.yaml", config_map("w2", 2, "")),
-        ("app/keep.yaml", config_map("keep", 2, "Delete=false")),
+        ("app/w0.yaml", config_map("w0", 0, "", "v")),
+        ("app/w1.yaml", config_map("w1", 1, "", "v")),
+        ("app/w2.yaml", config_map("w2", 2, "", "v")),
+        ("app/keep.yaml", config_map("keep", 2, "Delete=false", "v")),
     ]
 }
 

@@ -11,15 +11,6 @@ use serde_json::json;
 
 use crate::common::*;
 
-fn config_map(name: &str, wave: i64, options: &str, value: &str) -> String {
-    let options = if options.is_empty() {
-        String::new()
-    } else {
-        format!("    argocd.argoproj.io/sync-options: {options}\n")
-    };
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  annotations:\n    argocd.argoproj.io/sync-wave: \"{wave}\"\n{options}data:\n  k: {value}\n")
-}
-
 async fn sync_and_wait(
     caravel: &Caravel,
     name: &str,

@@ -14,10 +14,6 @@ use serde_json::json;
 
 use crate::common::*;
 
-fn config_map(name: &str, wave: i64) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  annotations:\n    argocd.argoproj.io/sync-wave: \"{wave}\"\ndata:\n  k: v\n")
-}
-
 const SLOW_DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: slow\n  annotations:\n    argocd.argoproj.io/sync-wave: \"0\"\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: slow}\n  template:\n    metadata:\n      labels: {app: slow}\n      annotations:\n        caravel.dev/simulate-delay: 4s\n    spec:\n      containers: [{name: c, image: nginx}]\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,9 +24,9 @@ async fn a_wave_starts_only_when_the_previous_wave_is_healthy() -> Result<()> {
             "waved",
             "app",
             vec![
-                ("app/first.yaml", config_map("first", -1)),
+                ("app/first.yaml", config_map("first", -1, "", "v")),
                 ("app/slow.yaml", SLOW_DEPLOYMENT.to_owned()),
-                ("app/last.yaml", config_map("last", 1)),
+                ("app/last.yaml", config_map("last", 1, "", "v")),
             ],
         )
         .await?;
@@ -119,7 +115,7 @@ async fn terminating_a_sync_stops_it_before_the_next_wave() -> Result<()> {
             "app",
             vec![
                 ("app/crashing.yaml", CRASHING_DEPLOYMENT.to_owned()),
-                ("app/last.yaml", config_map("last", 1)),
+                ("app/last.yaml", config_map("last", 1, "", "v")),
             ],
         )
         .await?;
@@ -172,7 +168,7 @@ async fn a_degraded_wave_fails_the_sync_and_later_waves_never_run() -> Result<()
             "app",
             vec![
                 ("app/seed.yaml", failing_job.to_owned()),
-                ("app/last.yaml", config_map("last", 1)),
+                ("app/last.yaml", config_map("last", 1, "", "v")),
             ],
         )
         .await?;
