@@ -468,22 +468,7 @@ impl Lexer<'_> {
     }
 
     fn lex_quote(&mut self) -> Option<State> {
-        loop {
-            match self.next() {
-                Some('\\') => {
-                    if matches!(self.next(), None | Some('\n')) {
-                        return Some(self.error("unterminated quoted string".to_string()));
-                    }
-                }
-                None | Some('\n') => {
-                    return Some(self.error("unterminated quoted string".to_string()))
-                }
-                Some('"') => break,
-                Some(_) => {}
-            }
-        }
-        self.emit(Kind::String);
-        None
+        self.lex_escaped('"', Kind::String, "unterminated quoted string")
     }
 
     fn lex_raw_quote(&mut self) -> Option<State> {
@@ -499,21 +484,24 @@ impl Lexer<'_> {
     }
 
     fn lex_char(&mut self) -> Option<State> {
+        self.lex_escaped('\'', Kind::CharConstant, "unterminated character constant")
+    }
+
+    /// A single-line literal closed by `close`, with backslash escapes.
+    fn lex_escaped(&mut self, close: char, kind: Kind, unterminated: &str) -> Option<State> {
         loop {
             match self.next() {
                 Some('\\') => {
                     if matches!(self.next(), None | Some('\n')) {
-                        return Some(self.error("unterminated character constant".to_string()));
+                        return Some(self.error(unterminated.to_string()));
                     }
                 }
-                None | Some('\n') => {
-                    return Some(self.error("unterminated character constant".to_string()))
-                }
-                Some('\'') => break,
+                None | Some('\n') => return Some(self.error(unterminated.to_string())),
+                Some(c) if c == close => break,
                 Some(_) => {}
             }
         }
-        self.emit(Kind::CharConstant);
+        self.emit(kind);
         None
     }
 
