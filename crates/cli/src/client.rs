@@ -76,6 +76,15 @@ impl ApiClient {
         CliError::api(status, &self.server)
     }
 
+    /// The Application an RPC answered with, or its error.
+    fn app(
+        &self,
+        reply: Result<tonic::Response<caravel_proto::application::v1::Application>, tonic::Status>,
+    ) -> Result<App, CliError> {
+        let reply = reply.map_err(|s| self.error(s))?;
+        App::decode(&reply.into_inner().json)
+    }
+
     pub async fn list(
         &self,
         namespace: &str,
@@ -106,13 +115,7 @@ impl ApiClient {
             refresh: refresh.to_owned(),
             ..Default::default()
         };
-        let reply = self
-            .inner
-            .clone()
-            .get(query)
-            .await
-            .map_err(|s| self.error(s))?;
-        App::decode(&reply.into_inner().json)
+        self.app(self.inner.clone().get(query).await)
     }
 
     pub async fn terminate_operation(&self, app: &AppRef) -> Result<App, CliError> {
@@ -121,33 +124,15 @@ impl ApiClient {
             app_namespace: app.namespace.clone(),
             ..Default::default()
         };
-        let reply = self
-            .inner
-            .clone()
-            .terminate_operation(query)
-            .await
-            .map_err(|s| self.error(s))?;
-        App::decode(&reply.into_inner().json)
+        self.app(self.inner.clone().terminate_operation(query).await)
     }
 
     pub async fn sync(&self, request: ApplicationSyncRequest) -> Result<App, CliError> {
-        let reply = self
-            .inner
-            .clone()
-            .sync(request)
-            .await
-            .map_err(|s| self.error(s))?;
-        App::decode(&reply.into_inner().json)
+        self.app(self.inner.clone().sync(request).await)
     }
 
     pub async fn rollback(&self, request: ApplicationRollbackRequest) -> Result<App, CliError> {
-        let reply = self
-            .inner
-            .clone()
-            .rollback(request)
-            .await
-            .map_err(|s| self.error(s))?;
-        App::decode(&reply.into_inner().json)
+        self.app(self.inner.clone().rollback(request).await)
     }
 
     pub async fn delete(&self, request: ApplicationDeleteRequest) -> Result<(), CliError> {
@@ -165,13 +150,7 @@ impl ApiClient {
             app_namespace: app.namespace.clone(),
             refresh: if hard { "hard" } else { "normal" }.to_owned(),
         };
-        let reply = self
-            .inner
-            .clone()
-            .refresh(request)
-            .await
-            .map_err(|s| self.error(s))?;
-        App::decode(&reply.into_inner().json)
+        self.app(self.inner.clone().refresh(request).await)
     }
 
     pub async fn managed_resources(
