@@ -4,7 +4,9 @@
 //! shaped as Helm sees them: numbers from YAML are floats (Helm decodes YAML
 //! through JSON), numbers from `--set` are integers.
 
+pub mod chart;
 mod deps;
+pub mod goyaml;
 pub mod strvals;
 pub mod values;
 

@@ -27,6 +27,9 @@ pub struct ChartValues {
     /// when the chart declares none.
     pub requirements: Option<Vec<Dependency>>,
     pub subcharts: Vec<ChartValues>,
+    /// The loaded chart these values belong to (shared by the copies an
+    /// alias makes), for the renderer; `None` for values-only trees.
+    pub source: Option<std::sync::Arc<crate::chart::Chart>>,
 }
 
 /// One entry of Chart.yaml `dependencies`.
@@ -296,6 +299,7 @@ mod tests {
             values: map(values),
             requirements: None,
             subcharts,
+            source: None,
         }
     }
 

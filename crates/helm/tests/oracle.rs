@@ -61,6 +61,7 @@ fn load(dir: &Path) -> ChartValues {
         values: parse_values_yaml("values.yaml", &values).unwrap(),
         requirements,
         subcharts,
+        source: None,
     }
 }
 

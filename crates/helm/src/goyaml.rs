@@ -1,0 +1,1 @@
+//! YAML as Helm's template functions read and write it.
