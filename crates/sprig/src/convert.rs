@@ -189,7 +189,12 @@ pub fn parse_go_float(s: &str) -> Option<f64> {
     if matches!(special.as_str(), "inf" | "infinity" | "nan") {
         return s.parse::<f64>().ok();
     }
-    if unsigned.is_empty() || !unsigned.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'.') {
+    if unsigned.is_empty()
+        || !unsigned
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_digit() || b == b'.')
+    {
         return None;
     }
     if unsigned.contains(['x', 'X', '_']) {
