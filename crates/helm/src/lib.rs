@@ -6,7 +6,7 @@
 
 pub mod chart;
 mod deps;
-pub mod goyaml;
+pub mod codec;
 pub mod strvals;
 pub mod values;
 

@@ -1,0 +1,1 @@
+//! YAML and TOML as Helm's template functions read and write them.

@@ -1,1 +1,0 @@
-//! YAML as Helm's template functions read and write it.
