@@ -163,11 +163,12 @@ pub fn eq(a: &Value, others: &[Value]) -> Result<bool, String> {
                 _ if a.is_nil() || b.is_nil() => a.is_nil() == b.is_nil(),
                 (Value::Object(x), Value::Object(y)) => std::sync::Arc::ptr_eq(x, y),
                 _ => {
-                    let (v, t) = if matches!(b, Value::List(_) | Value::Map(_)) {
-                        (b, b.type_name())
-                    } else {
-                        (a, a.type_name())
-                    };
+                    let (v, t) =
+                        if matches!(b, Value::List(_) | Value::Map(_) | Value::SharedMap(_)) {
+                            (b, b.type_name())
+                        } else {
+                            (a, a.type_name())
+                        };
                     return Err(format!(
                         "non-comparable type {}: {t}",
                         format::sprint_value(v)
@@ -246,8 +247,11 @@ pub fn index(item: &Value, indexes: &[Value]) -> Result<Value, String> {
                     None => return Err(format!("index out of range: {x}")),
                 }
             }
-            Value::Map(map) => match idx {
-                Value::String(k) => map.get(k.as_ref()).cloned().unwrap_or(Value::Nil),
+            Value::Map(_) | Value::SharedMap(_) => match idx {
+                Value::String(k) => item
+                    .as_map()
+                    .and_then(|map| map.get(k.as_ref()).cloned())
+                    .unwrap_or(Value::Nil),
                 Value::Nil => return Err("value is nil; should be of type string".to_string()),
                 other => {
                     return Err(format!(
@@ -303,6 +307,7 @@ fn length(item: &Value) -> Result<i64, String> {
         Value::String(s) => Ok(s.len() as i64),
         Value::List(items) => Ok(items.len() as i64),
         Value::Map(map) => Ok(map.len() as i64),
+        Value::SharedMap(map) => Ok(map.len() as i64),
         Value::Nil => Err("reflect: call of reflect.Value.Type on zero Value".to_string()),
         other => Err(format!("len of type {}", other.type_name())),
     }

@@ -25,6 +25,7 @@ pub(crate) struct Shared {
     missing_key: MissingKey,
     stack_base: usize,
     max_stack: usize,
+    deadline: Option<std::time::Instant>,
 }
 
 impl Shared {
@@ -37,11 +38,25 @@ impl Shared {
             missing_key: options.missing_key,
             stack_base: stack_address(),
             max_stack: options.max_stack,
+            deadline: options.deadline,
+        }
+    }
+
+    /// The error message when the execution ran past its deadline.
+    fn deadline_passed(&self) -> Option<String> {
+        match self.deadline {
+            Some(d) if std::time::Instant::now() >= d => {
+                Some("template execution exceeded its time limit".to_owned())
+            }
+            _ => None,
         }
     }
 
     /// The error message when nesting one level deeper would pass a limit.
     fn nesting_exceeded(&self) -> Option<String> {
+        if let Some(message) = self.deadline_passed() {
+            return Some(message);
+        }
         if self.depth >= self.max_depth {
             return Some(format!(
                 "exceeded maximum template depth ({})",
@@ -260,6 +275,12 @@ impl State<'_> {
 
     fn walk_range_inner(&mut self, dot: &V, c: &Control, out: &mut String) -> R<()> {
         let val = self.eval_pipeline(dot, &c.pipe)?;
+        // A host object ranges as its data (Helm's `.Files.Glob` is a map).
+        let val = match val {
+            Some(Value::Object(o)) => Some(o.to_value().unwrap_or(Value::Object(o))),
+            Some(Value::SharedMap(map)) => Some(Value::Map(map.snapshot())),
+            other => other,
+        };
         let mark = self.vars.len();
         let ran = match &val {
             Some(Value::List(items)) if !items.is_empty() => {
@@ -334,6 +355,9 @@ impl State<'_> {
         elem: V,
         out: &mut String,
     ) -> R<Flow> {
+        if let Some(message) = self.shared.deadline_passed() {
+            return Err(self.limit_at(c.pos, &RangeCtx(&c.pipe), message));
+        }
         let decl = &c.pipe.decl;
         if !decl.is_empty() {
             if c.pipe.is_assign {
@@ -595,7 +619,7 @@ impl State<'_> {
     ) -> R<V> {
         let n = idents.len();
         for ident in &idents[..n.saturating_sub(1)] {
-            let was_map = matches!(receiver, Some(Value::Map(_)));
+            let was_map = matches!(receiver, Some(Value::Map(_) | Value::SharedMap(_)));
             receiver = self.eval_field(dot, ident, node, pos, &[], None, receiver, from_map)?;
             from_map = was_map;
         }
@@ -626,6 +650,10 @@ impl State<'_> {
                 ));
             }
             return Ok(None);
+        };
+        let recv = match recv {
+            Value::SharedMap(map) => Value::Map(map.snapshot()),
+            other => other,
         };
         let has_args = args.len() > 1 || final_.is_some();
         let type_name = if from_map {

@@ -176,6 +176,7 @@ fn write_value(out: &mut String, v: &Value, spec: &Spec) {
             }
             out.push(']');
         }
+        Value::SharedMap(map) => write_value(out, &Value::Map(map.snapshot()), spec),
         Value::Map(map) => {
             out.push_str("map[");
             for (i, (k, item)) in map.iter().enumerate() {

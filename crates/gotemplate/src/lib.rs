@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 pub use error::{Error, ExecError, FuncError, Location};
 pub use exec::Context;
-pub use value::{JsonNumbers, Object, Value};
+pub use value::{JsonNumbers, Object, SharedMap, Value};
 
 /// Go's `fmt` helpers, for functions that must print as Go does.
 pub mod fmt {
@@ -115,6 +115,9 @@ pub struct Options {
     /// threads executing templates (2 MiB for Rust's spawned threads).
     pub max_stack: usize,
     pub missing_key: MissingKey,
+    /// When set, an execution still running at this instant fails with a
+    /// limit error (checked at every `range` iteration and nesting step).
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Default for Options {
@@ -124,6 +127,7 @@ impl Default for Options {
             max_output: 64 << 20,
             max_stack: 1 << 20,
             missing_key: MissingKey::Default,
+            deadline: None,
         }
     }
 }

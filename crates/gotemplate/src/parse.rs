@@ -814,6 +814,10 @@ pub fn unquote(s: &str) -> Result<String, String> {
             }
             u32::from_str_radix(&digits, 16).map_err(|_| syntax())
         };
+        // Bytes from `\x`/octal escapes before this escape come first.
+        if !matches!(e, 'x' | '0'..='7') {
+            flush(&mut bytes, &mut out);
+        }
         match e {
             'a' => out.push('\x07'),
             'b' => out.push('\x08'),

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::format;
 
@@ -13,6 +13,12 @@ use crate::format;
 /// `Nil` is Go's nil `interface{}`. Lists and maps are shared, so cloning a
 /// value is cheap. Maps have string keys and iterate in sorted key order,
 /// which is the order `range` and `fmt` use.
+///
+/// A map is either a [`Value::Map`], which cannot change, or a
+/// [`Value::SharedMap`], which has Go's reference semantics: a change made
+/// through one handle (Sprig's `set`, `unset`, `merge`) is seen through
+/// every other. Both are Go's `map[string]interface{}` to templates; read
+/// either through [`Value::as_map`].
 #[derive(Clone, Debug)]
 pub enum Value {
     Nil,
@@ -22,8 +28,19 @@ pub enum Value {
     String(Arc<str>),
     List(Arc<Vec<Value>>),
     Map(Arc<BTreeMap<String, Value>>),
+    /// A map that functions may change in place, as Go's maps are.
+    SharedMap(SharedMap),
     Object(Arc<dyn Object>),
 }
+
+/// A Go map with reference semantics: clones are handles to one map, and a
+/// change through any handle is seen through all of them.
+///
+/// Readers take a [`SharedMap::snapshot`], which is cheap and unaffected by
+/// later changes; a change copies the entries only while a snapshot of them
+/// is still alive.
+#[derive(Clone, Default)]
+pub struct SharedMap(Arc<RwLock<Arc<BTreeMap<String, Value>>>>);
 
 /// A host object with fields and methods, such as Helm's `.Files`,
 /// `.Capabilities` or `.Release`.
@@ -104,6 +121,30 @@ impl Value {
         }
     }
 
+    /// The value with every map in it, at any depth, made a
+    /// [`Value::SharedMap`], so that templates can change it in place as Go
+    /// code can (`set .Values "x" 1`, `merge $dst $src`).
+    pub fn into_shared(&self) -> Value {
+        match self {
+            Value::Map(map) => Value::SharedMap(SharedMap::new(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), v.into_shared()))
+                    .collect(),
+            )),
+            Value::List(items) => Value::list(items.iter().map(Value::into_shared)),
+            other => other.clone(),
+        }
+    }
+
+    /// The entries of a map of either kind (a snapshot of a shared one).
+    pub fn as_map(&self) -> Option<Arc<BTreeMap<String, Value>>> {
+        match self {
+            Value::Map(map) => Some(map.clone()),
+            Value::SharedMap(map) => Some(map.snapshot()),
+            _ => None,
+        }
+    }
+
     /// Converts to JSON. Objects use [`Object::to_value`] or become null;
     /// non-finite floats become null.
     pub fn to_json(&self) -> serde_json::Value {
@@ -120,6 +161,12 @@ impl Value {
             }
             Value::Map(map) => serde_json::Value::Object(
                 map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+            ),
+            Value::SharedMap(map) => serde_json::Value::Object(
+                map.snapshot()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
             ),
             Value::Object(o) => o
                 .to_value()
@@ -138,6 +185,7 @@ impl Value {
             Value::String(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
+            Value::SharedMap(m) => !m.is_empty(),
             Value::Object(_) => true,
         }
     }
@@ -151,7 +199,7 @@ impl Value {
             Value::Float(_) => "float64",
             Value::String(_) => "string",
             Value::List(_) => "[]interface {}",
-            Value::Map(_) => "map[string]interface {}",
+            Value::Map(_) | Value::SharedMap(_) => "map[string]interface {}",
             Value::Object(o) => o.type_name(),
         }
     }
@@ -174,6 +222,13 @@ impl Value {
         ))
     }
 
+    /// Builds a map value that functions may change in place.
+    pub fn shared_map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Value)>) -> Value {
+        Value::SharedMap(SharedMap::new(
+            entries.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+        ))
+    }
+
     /// Builds a list value.
     pub fn list(items: impl IntoIterator<Item = Value>) -> Value {
         Value::List(Arc::new(items.into_iter().collect()))
@@ -182,6 +237,62 @@ impl Value {
     /// Builds an object value.
     pub fn object(o: impl Object + 'static) -> Value {
         Value::Object(Arc::new(o))
+    }
+}
+
+// === impl SharedMap ===
+
+impl SharedMap {
+    pub fn new(entries: BTreeMap<String, Value>) -> Self {
+        SharedMap(Arc::new(RwLock::new(Arc::new(entries))))
+    }
+
+    /// The entries as they are now; later changes do not affect it.
+    pub fn snapshot(&self) -> Arc<BTreeMap<String, Value>> {
+        // A panic while holding the lock leaves the map consistent (every
+        // change is a single map operation), so a poisoned lock is usable.
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.snapshot().get(key).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.snapshot().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.snapshot().is_empty()
+    }
+
+    /// Changes the map in place. `change` must not read or change this same
+    /// map through another handle (the lock is not reentrant).
+    pub fn update<R>(&self, change: impl FnOnce(&mut BTreeMap<String, Value>) -> R) -> R {
+        let mut guard = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        change(Arc::make_mut(&mut guard))
+    }
+
+    pub fn insert(&self, key: impl Into<String>, value: Value) -> Option<Value> {
+        self.update(|map| map.insert(key.into(), value))
+    }
+
+    pub fn remove(&self, key: &str) -> Option<Value> {
+        self.update(|map| map.remove(key))
+    }
+
+    /// Whether both are handles to the same map.
+    pub fn ptr_eq(&self, other: &SharedMap) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl fmt::Debug for SharedMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SharedMap").field(&self.snapshot()).finish()
     }
 }
 
