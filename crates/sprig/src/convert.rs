@@ -87,6 +87,20 @@ pub fn map_arg(v: &Value) -> Result<Option<&std::collections::BTreeMap<String, V
     }
 }
 
+/// A `map[string]interface{}` parameter that may be a map of either kind
+/// (a [`Value::SharedMap`] is read as a snapshot), or nil (a nil map).
+pub fn dict_arg(
+    v: &Value,
+) -> Result<Option<std::sync::Arc<std::collections::BTreeMap<String, Value>>>, FuncError> {
+    match v {
+        Value::Nil => Ok(None),
+        other => other
+            .as_map()
+            .map(Some)
+            .ok_or_else(|| wrong_type("map[string]interface {}", other)),
+    }
+}
+
 /// Sprig's `strval`: a string as it is, anything else as `fmt.Sprint`
 /// prints it (nil is `<nil>`).
 pub fn to_string(v: &Value) -> String {

@@ -9,6 +9,22 @@
 //! renderer on top of them.
 
 pub mod convert;
+pub mod crypto;
+pub mod date;
+pub mod defaults;
+pub mod dicts;
+pub mod encoding;
+pub mod json;
+pub mod lists;
+pub mod math;
+pub mod network;
+pub mod paths;
+pub mod random;
+pub mod regex;
+pub mod semver;
+pub mod strings;
+pub mod types;
+pub mod urls;
 
 use caravel_gotemplate::Funcs;
 
@@ -16,7 +32,24 @@ use caravel_gotemplate::Funcs;
 /// and `expandenv`, which Helm removes).
 pub fn funcs() -> Funcs {
     let mut funcs = Funcs::new();
-    let registries: &[fn(&mut Funcs)] = &[];
+    let registries: &[fn(&mut Funcs)] = &[
+        crypto::register,
+        date::register,
+        network::register,
+        random::register,
+        semver::register,
+        defaults::register,
+        dicts::register,
+        encoding::register,
+        json::register,
+        lists::register,
+        math::register,
+        paths::register,
+        regex::register,
+        strings::register,
+        types::register,
+        urls::register,
+    ];
     for register in registries {
         register(&mut funcs);
     }
