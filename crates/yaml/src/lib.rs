@@ -2,6 +2,8 @@
 //! line numbers in errors, and rendering. Everything else goes through here,
 //! so the YAML library can be swapped in one place.
 
+pub mod events;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
