@@ -5,11 +5,18 @@
 //! through JSON), numbers from `--set` are integers.
 
 pub mod chart;
-mod deps;
 pub mod codec;
+mod deps;
+pub mod render;
 pub mod strvals;
 pub mod values;
 
+pub use chart::{
+    load_archive, load_dir, load_memory, validate_values, Chart, ChartError, ChartFile, LoadLimits,
+};
+pub use render::{
+    render, Manifest, ManifestKind, RenderError, RenderLimits, RenderOptions, Rendered,
+};
 pub use strvals::{parse_set, SetKind};
 pub use values::{
     coalesce, merge_maps, merge_values, parse_values_yaml, render_values, ChartValues, Dependency,

@@ -84,30 +84,18 @@ impl ValuesInput {
 /// Parses a values file as Helm does: YAML decoded through JSON, so every
 /// number is a float; an empty file is an empty map.
 pub fn parse_values_yaml(file: &str, text: &str) -> Result<Map<String, Value>, HelmError> {
-    let value: Value = caravel_yaml::from_str(text).map_err(|e| HelmError::ValuesFile {
+    let error = |message: String| HelmError::ValuesFile {
         file: file.to_owned(),
-        message: e.to_string(),
-    })?;
-    match floats(value) {
+        message,
+    };
+    // Read as Helm reads it (sigs.k8s.io/yaml: YAML 1.1 scalars, numbers as
+    // float64, keys as strings).
+    match crate::codec::parse_yaml_go(text).map_err(error)?.to_json() {
         Value::Null => Ok(Map::new()),
         Value::Object(m) => Ok(m),
-        _ => Err(HelmError::ValuesFile {
-            file: file.to_owned(),
-            message: "error converting YAML to JSON: the top level is not a map".into(),
-        }),
-    }
-}
-
-/// Every number as a float, as Go's JSON decoding into `interface{}` makes it.
-fn floats(v: Value) -> Value {
-    match v {
-        Value::Number(n) => n
-            .as_f64()
-            .and_then(serde_json::Number::from_f64)
-            .map_or(Value::Number(n), Value::Number),
-        Value::Array(a) => Value::Array(a.into_iter().map(floats).collect()),
-        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, floats(v))).collect()),
-        other => other,
+        _ => Err(error(
+            "error converting YAML to JSON: the top level is not a map".into(),
+        )),
     }
 }
 
@@ -411,5 +399,27 @@ mod tests {
         let chart = node("umbrella", json!({}), vec![node("db", json!({}), vec![])]);
         let e = coalesce(&chart, map(json!({"db": "oops"}))).unwrap_err();
         assert_eq!(e, HelmError::NotATable("db".into()));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod hostile_yaml_tests {
+    /// Security checklist item 10: exponential aliases are refused at a
+    /// bound, in bounded memory and time.
+    #[test]
+    fn a_billion_laughs_values_file_is_an_error() {
+        let mut doc = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
+        let mut prev = "a";
+        for n in ["b", "c", "d", "e", "f", "g", "h", "i"] {
+            doc.push_str(&format!(
+                "{n}: &{n} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+            ));
+            prev = n;
+        }
+        let err = super::parse_values_yaml("laughs.yaml", &doc).unwrap_err();
+        assert!(err.to_string().contains("excessive aliasing"), "{err}");
     }
 }
