@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and builds everything the test suite and the local setup need,
 # caching outside the repository (default ~/.cache/caravel):
-#   - Debian packages: etcd-server, redis-server, git, Go 1.19, build tools;
+#   - Debian packages: etcd-server, redis-server, git, Go 1.19, build tools,
+#     docker-registry (the CNCF distribution registry, for OCI chart tests);
 #   - kube-apiserver and kube-controller-manager v1.20.2 built from Debian's
 #     `kubernetes` source package (no binary is downloaded);
 #   - the Helm oracle: a virtualenv with PyPI's helm-python-sdk (real Helm's
@@ -19,7 +20,8 @@ log() { printf '[deps] %s\n' "$*" >&2; }
 
 packages=(etcd-server redis-server git golang-1.19-go rsync jq make gcc
   pkg-config libssl-dev dpkg-dev openssl ca-certificates curl
-  golang-github-modern-go-reflect2-dev python3 python3-venv)
+  golang-github-modern-go-reflect2-dev python3 python3-venv
+  docker-registry)
 
 # Bumped whenever the control-plane build changes, so caches rebuild.
 BUILD_ID="v1.20.2+reflect2-1.0.2+zero-value-validation"
@@ -35,6 +37,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # The packaged services must not run on their default ports; tests start
   # their own instances on free ports.
   $SUDO systemctl disable --now redis-server etcd >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
   pkill -x redis-server 2>/dev/null || true
   pkill -x etcd 2>/dev/null || true
 fi
