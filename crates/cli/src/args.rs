@@ -32,6 +32,8 @@ pub enum Command {
     /// Manage Applications.
     #[command(subcommand)]
     App(AppCommand),
+    /// Render a chart locally, as `helm template` does (no server needed).
+    Template(crate::template::TemplateArgs),
     /// Print the version of this command line.
     Version,
 }

@@ -11,6 +11,7 @@ pub mod follow;
 pub mod output;
 pub mod render;
 pub mod table;
+pub mod template;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,7 @@ async fn execute(opt: Opt) -> Result<ExitCode, CliError> {
             output::print(&format!("caravel: v{}\n", env!("CARGO_PKG_VERSION")));
             Ok(ExitCode::SUCCESS)
         }
+        args::Command::Template(args) => Ok(template::run(&args)),
         args::Command::App(command) => {
             let client = client::ApiClient::new(&opt.server)?;
             commands::app(&client, opt.app_namespace.as_deref(), command).await
