@@ -13,6 +13,7 @@ mod cli;
 mod crds;
 mod deletion;
 mod errors;
+mod helm;
 mod hooks;
 mod options;
 mod ownership;

@@ -8,13 +8,14 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use caravel_crd::annotations::{COMPARE_OPTIONS, SYNC_WAVE, TRACKING_ID};
-use caravel_crd::application::{Application, ApplicationCondition};
+use caravel_crd::application::{Application, ApplicationCondition, ApplicationSource};
 use caravel_crd::tracking::TrackingId;
 use caravel_crd::{condition, IN_CLUSTER_NAME, IN_CLUSTER_SERVER};
 use caravel_diff::IgnoreRules;
 use caravel_health::{Health, HealthCode};
 use caravel_proto::reposerver::v1::{
-    repo_server_service_client::RepoServerServiceClient, GenerateManifestRequest, Repository,
+    repo_server_service_client::RepoServerServiceClient, GenerateManifestRequest, RefSource,
+    Repository,
 };
 use kube::api::{DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::Value;
@@ -36,9 +37,11 @@ pub struct RefreshLevel {
 }
 
 /// What the repo-server rendered for one revision.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct DesiredState {
     pub revision: String,
+    /// Multi-source apps: the revision of every source, in order.
+    pub revisions: Vec<String>,
     pub source_type: String,
     pub manifests: Vec<Value>,
 }
@@ -77,6 +80,8 @@ impl ResourceState {
 #[derive(Clone, Debug)]
 pub struct Comparison {
     pub revision: String,
+    /// Multi-source apps: the revision of every source, in order.
+    pub revisions: Vec<String>,
     pub source_type: String,
     pub resources: Vec<ResourceState>,
     pub conditions: Vec<ApplicationCondition>,
@@ -144,16 +149,92 @@ pub fn check_destination(app: &Application) -> Result<(), String> {
     }
 }
 
-/// Asks the repo-server for the desired manifests.
+/// Asks the repo-server for the desired manifests: of the single source,
+/// or of every source of a multi-source app that names a path or chart
+/// (sources with only a `ref` provide value files to the others, as in
+/// Argo CD), concatenated in source order.
 pub async fn fetch_desired(
     repo: &mut RepoServerServiceClient<caravel_grpc::TracedChannel>,
     app: &Application,
     revision: Option<&str>,
     level: RefreshLevel,
 ) -> Result<DesiredState, Error> {
-    let source = app
-        .primary_source()
-        .ok_or_else(|| Error::InvalidSpec("application has no source".into()))?;
+    let Some(sources) = app
+        .spec
+        .sources
+        .as_ref()
+        .filter(|s| app.spec.source.is_none() && !s.is_empty())
+    else {
+        let source = app
+            .primary_source()
+            .ok_or_else(|| Error::InvalidSpec("application has no source".into()))?;
+        let response = generate(repo, app, source, revision, level, &Default::default()).await?;
+        return Ok(DesiredState {
+            revision: response.revision,
+            revisions: Vec::new(),
+            source_type: response.source_type,
+            manifests: parse_manifests(&response.manifests)?,
+        });
+    };
+    let refs: std::collections::HashMap<String, RefSource> = sources
+        .iter()
+        .filter_map(|s| {
+            let name = s.ref_.as_deref().filter(|r| !r.is_empty())?;
+            Some((
+                format!("${name}"),
+                RefSource {
+                    repo: Some(Repository {
+                        repo: s.repo_url.clone(),
+                        ..Default::default()
+                    }),
+                    target_revision: s.target_revision.clone().unwrap_or_default(),
+                },
+            ))
+        })
+        .collect();
+    let mut desired = DesiredState::default();
+    let mut ref_revisions = std::collections::HashMap::new();
+    let mut rendered = Vec::with_capacity(sources.len());
+    for source in sources {
+        let ref_only = source.ref_.as_deref().is_some_and(|r| !r.is_empty())
+            && source.path.is_none()
+            && source.chart.is_none();
+        if ref_only {
+            rendered.push(None);
+            continue;
+        }
+        let response = generate(repo, app, source, None, level, &refs).await?;
+        desired
+            .manifests
+            .extend(parse_manifests(&response.manifests)?);
+        if desired.source_type.is_empty() {
+            desired.source_type = response.source_type.clone();
+        }
+        ref_revisions.extend(response.ref_revisions.clone());
+        rendered.push(Some(response.revision));
+    }
+    desired.revisions = sources
+        .iter()
+        .zip(rendered)
+        .map(|(source, revision)| {
+            revision.unwrap_or_else(|| {
+                let name = source.ref_.as_deref().unwrap_or_default();
+                ref_revisions.get(name).cloned().unwrap_or_default()
+            })
+        })
+        .collect();
+    desired.revision = desired.revisions.first().cloned().unwrap_or_default();
+    Ok(desired)
+}
+
+async fn generate(
+    repo: &mut RepoServerServiceClient<caravel_grpc::TracedChannel>,
+    app: &Application,
+    source: &ApplicationSource,
+    revision: Option<&str>,
+    level: RefreshLevel,
+    refs: &std::collections::HashMap<String, RefSource>,
+) -> Result<caravel_proto::reposerver::v1::GenerateManifestResponse, Error> {
     let request = GenerateManifestRequest {
         repo: Some(Repository {
             repo: source.repo_url.clone(),
@@ -166,23 +247,34 @@ pub async fn fetch_desired(
         no_cache: level.hard,
         no_revision_cache: level.resolve_revision,
         tracking_method: "annotation".into(),
+        ref_sources: refs.clone(),
         ..Default::default()
     };
-    let response = repo
+    Ok(repo
         .generate_manifest(request)
         .await
         .map_err(|s| Error::RepoServer(repo_error_message(&s)))?
-        .into_inner();
-    let manifests = response
-        .manifests
+        .into_inner())
+}
+
+fn parse_manifests(manifests: &[String]) -> Result<Vec<Value>, Error> {
+    Ok(manifests
         .iter()
         .map(|m| serde_json::from_str(m))
-        .collect::<Result<Vec<Value>, _>>()?;
-    Ok(DesiredState {
-        revision: response.revision,
-        source_type: response.source_type,
-        manifests,
-    })
+        .collect::<Result<Vec<Value>, _>>()?)
+}
+
+impl Comparison {
+    /// Whether the app has several sources (its status carries
+    /// `revisions`, one per source).
+    pub fn is_multi_source(&self) -> bool {
+        !self.revisions.is_empty()
+    }
+
+    /// `revisions` for status fields: set for multi-source apps only.
+    pub fn multi_source_revisions(&self) -> Option<Vec<String>> {
+        self.is_multi_source().then(|| self.revisions.clone())
+    }
 }
 
 /// Whether a repo-server error means "unreachable" (so the grace period applies).
@@ -364,6 +456,7 @@ pub async fn compare(
     let images = images(&resources);
     Comparison {
         revision: desired.revision,
+        revisions: desired.revisions,
         source_type: desired.source_type,
         resources,
         conditions,

@@ -493,9 +493,9 @@ async fn run_operation(
         state.sync_result = cmp.as_ref().map(|c| SyncOperationResult {
             resources: Some(outcome.results.clone()),
             revision: c.revision.clone(),
-            revisions: None,
+            revisions: c.multi_source_revisions(),
             source: source.clone(),
-            sources: None,
+            sources: app.spec.sources.clone().filter(|_| c.is_multi_source()),
         });
         status::patch(
             api,
@@ -517,9 +517,9 @@ async fn run_operation(
     state.sync_result = cmp.as_ref().map(|c| SyncOperationResult {
         resources: Some(outcome.results.clone()),
         revision: c.revision.clone(),
-        revisions: None,
+        revisions: c.multi_source_revisions(),
         source: source.clone(),
-        sources: None,
+        sources: app.spec.sources.clone().filter(|_| c.is_multi_source()),
     });
 
     let mut patch = json!({ "operationState": state });
@@ -534,9 +534,9 @@ async fn run_operation(
         history.push(RevisionHistory {
             id,
             revision: Some(c.revision.clone()),
-            revisions: None,
+            revisions: c.multi_source_revisions(),
             source: source.clone(),
-            sources: None,
+            sources: app.spec.sources.clone().filter(|_| c.is_multi_source()),
             deployed_at: finished_at,
             deploy_started_at: Some(started_at),
             initiated_by: op.initiated_by.clone(),
@@ -656,7 +656,9 @@ async fn auto_sync(
     // parameter is a new attempt even at the same commit).
     let already_attempted = last.is_some_and(|s| {
         s.sync_result.as_ref().is_some_and(|r| {
-            r.revision == cmp.revision && same_source(r.source.as_ref(), app.primary_source())
+            r.revision == cmp.revision
+                && r.revisions == cmp.multi_source_revisions()
+                && same_source(r.source.as_ref(), app.primary_source())
         }) && s.phase != phase::RUNNING
     });
     let self_heal = auto.self_heal.unwrap_or(false);

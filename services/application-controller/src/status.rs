@@ -96,7 +96,7 @@ pub fn from_comparison(app: &Application, cmp: &Comparison) -> Result<Value, Err
         .to_owned(),
         compared_to: Some(compared_to(app)),
         revision: Some(cmp.revision.clone()),
-        revisions: None,
+        revisions: cmp.multi_source_revisions(),
     };
     let previous_health = app.status.as_ref().and_then(|s| s.health.as_ref());
     let health_status = cmp.health.status.as_str().to_owned();

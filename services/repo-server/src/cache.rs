@@ -36,7 +36,7 @@ use crate::git::RemoteRefs;
 
 /// Bumped whenever rendering or the cached value changes shape, so old
 /// entries stop matching.
-pub const CACHE_FORMAT_VERSION: u32 = 1;
+pub const CACHE_FORMAT_VERSION: u32 = 2;
 
 /// Every Redis operation gives up after this long.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
@@ -65,6 +65,9 @@ pub struct ManifestKeyInputs<'a> {
     pub kube_version: &'a str,
     pub api_versions: &'a [String],
     pub tracking_method: &'a str,
+    /// Ref sources of a multi-source app: ref name → (normalized
+    /// repository URL, commit).
+    pub refs: &'a std::collections::BTreeMap<String, (String, String)>,
 }
 
 /// The manifest cache key: hex sha256 over the canonical JSON of the
@@ -90,6 +93,7 @@ pub fn manifest_key(inputs: &ManifestKeyInputs<'_>) -> String {
         inputs.kube_version,
         api_versions,
         inputs.tracking_method,
+        inputs.refs,
     ]);
     let mut canonical = String::new();
     write_canonical(&material, &mut canonical);
@@ -548,6 +552,7 @@ mod tests {
             kube_version: "1.30",
             api_versions: api,
             tracking_method: "annotation",
+            refs: &Default::default(),
         })
     }
 

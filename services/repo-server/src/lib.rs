@@ -156,6 +156,7 @@ impl RepoServer {
             })?,
             limits: RenderLimits {
                 max_combined_directory_manifests_size: config.max_combined_directory_manifests_size,
+                helm: Default::default(),
             },
             renders: AtomicU64::new(0),
         };

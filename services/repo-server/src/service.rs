@@ -2,6 +2,7 @@
 //! span named after it, calls the domain code in [`State`] and maps its
 //! errors to status codes in one place (`impl From<Error> for Status`).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -140,16 +141,38 @@ impl State {
         access: &RepoAccess,
         commit: &str,
         spec: &SourceSpec,
+        request: RenderRequest,
+        refs: Vec<ResolvedRef>,
     ) -> Result<CachedManifests, Error> {
         self.renders.fetch_add(1, Ordering::Relaxed);
         let commit = self.mirrors.ensure_commit(access, commit).await?;
         let mirror = self.mirrors.mirror_path(&access.url);
+        let mut ref_mirrors = Vec::with_capacity(refs.len());
+        for r in refs {
+            let ref_commit = self.mirrors.ensure_commit(&r.access, &r.commit).await?;
+            let path = self.mirrors.mirror_path(&r.access.url);
+            ref_mirrors.push((r.name, path, r.access.url, ref_commit));
+        }
         let url = access.url.clone();
         let spec = spec.clone();
-        let limits = self.limits;
+        let limits = self.limits.clone();
         tokio::task::spawn_blocking(move || {
             let tree = CommitTree::open(&mirror, &url, &commit)?;
-            let rendered = source::render(&tree, &spec, limits)?;
+            let ref_trees = ref_mirrors
+                .iter()
+                .map(|(name, path, url, commit)| {
+                    CommitTree::open(path, url, commit).map(|t| (name.clone(), t))
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            let refs: source::helm::RefTrees<'_> =
+                ref_trees.iter().map(|(n, t)| (n.clone(), t)).collect();
+            let context = source::helm::HelmContext {
+                app_name: &request.app_name,
+                namespace: &request.namespace,
+                kube_version: &request.kube_version,
+                api_versions: &request.api_versions,
+            };
+            let rendered = source::render(&tree, &spec, &limits, &context, &refs)?;
             Ok(CachedManifests {
                 manifests: rendered.manifests,
                 revision: commit,
@@ -159,12 +182,33 @@ impl State {
         .await?
     }
 
-    /// Renders (or answers from cache) the manifests of one source.
+    /// Resolves every ref source of a multi-source request.
+    async fn resolve_refs(
+        &self,
+        req: &GenerateManifestRequest,
+        no_cache: bool,
+    ) -> Result<Vec<ResolvedRef>, Error> {
+        let mut out = Vec::with_capacity(req.ref_sources.len());
+        for (name, r) in &req.ref_sources {
+            let access = repo_access(r.repo.clone())?;
+            check_revision(&r.target_revision)?;
+            let resolved = self
+                .resolve_revision(&access, &r.target_revision, no_cache)
+                .await?;
+            out.push(ResolvedRef {
+                name: name.trim_start_matches('$').to_owned(),
+                access,
+                commit: resolved.sha,
+            });
+        }
+        Ok(out)
+    }
+
     pub async fn generate_manifest(
         &self,
         req: GenerateManifestRequest,
     ) -> Result<GenerateManifestResponse, Error> {
-        let access = repo_access(req.repo)?;
+        let access = repo_access(req.repo.clone())?;
         let spec = SourceSpec::parse(&req.application_source_json)?;
         spec.check_supported()?;
         let revision = if req.revision.is_empty() {
@@ -173,9 +217,20 @@ impl State {
             req.revision.clone()
         };
         check_revision(&revision)?;
+        let no_revision_cache = req.no_cache || req.no_revision_cache;
         let resolved = self
-            .resolve_revision(&access, &revision, req.no_cache || req.no_revision_cache)
+            .resolve_revision(&access, &revision, no_revision_cache)
             .await?;
+        let refs = self.resolve_refs(&req, no_revision_cache).await?;
+        let ref_keys: BTreeMap<String, (String, String)> = refs
+            .iter()
+            .map(|r| {
+                (
+                    r.name.clone(),
+                    (r.access.url.normalized().to_owned(), r.commit.clone()),
+                )
+            })
+            .collect();
         let key = cache::manifest_key(&ManifestKeyInputs {
             repo: access.url.normalized(),
             commit: &resolved.sha,
@@ -185,11 +240,18 @@ impl State {
             kube_version: &req.kube_version,
             api_versions: &req.api_versions,
             tracking_method: &req.tracking_method,
+            refs: &ref_keys,
         });
+        let request = RenderRequest {
+            app_name: req.app_name.clone(),
+            namespace: req.namespace.clone(),
+            kube_version: req.kube_version.clone(),
+            api_versions: req.api_versions.clone(),
+        };
         let (value, origin) = self
             .manifests
             .get_or_render(&key, req.no_cache, || {
-                self.render(&access, &resolved.sha, &spec)
+                self.render(&access, &resolved.sha, &spec, request, refs)
             })
             .await?;
         Ok(GenerateManifestResponse {
@@ -197,13 +259,28 @@ impl State {
             revision: value.revision.clone(),
             source_type: value.source_type.clone(),
             cache_source: origin.as_str().to_owned(),
+            ref_revisions: ref_keys.into_iter().map(|(k, (_, c))| (k, c)).collect(),
         })
     }
 }
 
-// === impl RepoServerService ===
+/// What a render needs from the request besides the source.
+#[derive(Clone, Debug)]
+struct RenderRequest {
+    app_name: String,
+    namespace: String,
+    kube_version: String,
+    api_versions: Vec<String>,
+}
 
-/// The tonic service: a handle on the shared [`State`].
+/// A ref source resolved to a commit.
+#[derive(Clone, Debug)]
+struct ResolvedRef {
+    name: String,
+    access: RepoAccess,
+    commit: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct RepoService {
     state: Arc<State>,

@@ -1,9 +1,10 @@
 //! Turning an Application source at a commit into manifests: validating the
 //! source, deciding its type (explicit fields first, then what the app
 //! directory contains, as Argo CD does) and handing it to the renderer for
-//! that type. Only plain directories are rendered so far.
+//! that type: plain directories and Helm charts in Git.
 
 pub mod directory;
+pub mod helm;
 
 use caravel_crd::application::ApplicationSource;
 use git2::Oid;
@@ -16,11 +17,12 @@ use crate::repo_path::{self, Node};
 pub const SOURCE_TYPE_DIRECTORY: &str = "Directory";
 
 /// Limits applied while rendering.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct RenderLimits {
     /// Combined size of one directory app's manifest files, checked before
     /// any of them is parsed.
     pub max_combined_directory_manifests_size: u64,
+    pub helm: helm::HelmLimits,
 }
 
 /// A rendered source.
@@ -64,8 +66,8 @@ impl SourceSpec {
     /// work is done.
     pub fn check_supported(&self) -> Result<(), Error> {
         let s = &self.source;
-        if s.helm.is_some() || s.chart.is_some() {
-            return Err(unsupported("helm"));
+        if s.chart.is_some() {
+            return Err(unsupported("helm repository"));
         }
         if s.kustomize.is_some() {
             return Err(unsupported("kustomize"));
@@ -103,7 +105,9 @@ const KUSTOMIZE_MARKERS: &[&str] = &["kustomization.yaml", "kustomization.yml", 
 pub fn render(
     tree: &CommitTree,
     spec: &SourceSpec,
-    limits: RenderLimits,
+    limits: &RenderLimits,
+    context: &helm::HelmContext<'_>,
+    refs: &helm::RefTrees<'_>,
 ) -> Result<Rendered, Error> {
     spec.check_supported()?;
     let shown = spec.display_path();
@@ -118,8 +122,23 @@ pub fn render(
             )))
         }
     };
-    if spec.source.directory.is_none() {
-        detect_unsupported(tree, dir)?;
+    let is_helm = spec.source.helm.is_some()
+        || (spec.source.directory.is_none() && detect(tree, dir)? == Detected::Helm);
+    if is_helm {
+        let manifests = helm::render(
+            tree,
+            &spec.app_path,
+            &resolved.real_path,
+            dir,
+            spec.source.helm.as_ref(),
+            context,
+            refs,
+            &limits.helm,
+        )?;
+        return Ok(Rendered {
+            manifests,
+            source_type: helm::SOURCE_TYPE_HELM.to_owned(),
+        });
     }
     let manifests = directory::render(
         tree,
@@ -135,17 +154,28 @@ pub fn render(
     })
 }
 
-fn detect_unsupported(tree: &CommitTree, dir: Oid) -> Result<(), Error> {
-    for entry in tree.list(dir)? {
-        let name = entry.name.as_slice();
-        if HELM_MARKERS.iter().any(|m| m.as_bytes() == name) {
-            return Err(unsupported("helm"));
-        }
-        if KUSTOMIZE_MARKERS.iter().any(|m| m.as_bytes() == name) {
-            return Err(unsupported("kustomize"));
-        }
+#[derive(Debug, PartialEq, Eq)]
+enum Detected {
+    Helm,
+    Directory,
+}
+
+/// Argo CD's discovery for a source with no explicit type: a Kustomize
+/// app (not supported yet), a Helm chart, or a directory.
+fn detect(tree: &CommitTree, dir: Oid) -> Result<Detected, Error> {
+    let entries = tree.list(dir)?;
+    let has = |markers: &[&str]| {
+        entries
+            .iter()
+            .any(|e| markers.iter().any(|m| m.as_bytes() == e.name.as_slice()))
+    };
+    if has(KUSTOMIZE_MARKERS) {
+        return Err(unsupported("kustomize"));
     }
-    Ok(())
+    if has(HELM_MARKERS) {
+        return Ok(Detected::Helm);
+    }
+    Ok(Detected::Directory)
 }
 
 #[cfg(test)]
@@ -153,14 +183,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn explicit_helm_and_kustomize_sources_are_unsupported() -> Result<(), Error> {
+    fn helm_repository_and_kustomize_sources_are_unsupported() -> Result<(), Error> {
         let helm = SourceSpec::parse(r#"{"repoURL":"x","chart":"nginx"}"#)?;
         assert_eq!(
             helm.check_supported(),
             Err(Error::Unsupported(
-                "helm sources are not supported yet".into()
+                "helm repository sources are not supported yet".into()
             ))
         );
+        let git_helm = SourceSpec::parse(r#"{"repoURL":"x","path":"c","helm":{}}"#)?;
+        assert!(git_helm.check_supported().is_ok());
         let kustomize = SourceSpec::parse(r#"{"repoURL":"x","kustomize":{}}"#)?;
         assert!(matches!(
             kustomize.check_supported(),

@@ -264,6 +264,7 @@ mod tests {
     fn cmp(resources: Vec<ResourceState>, hooks: Vec<HookResource>) -> Comparison {
         Comparison {
             revision: "abc".into(),
+            revisions: Vec::new(),
             source_type: "Directory".into(),
             resources,
             conditions: vec![],

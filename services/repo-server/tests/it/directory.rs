@@ -156,11 +156,15 @@ async fn objects_without_api_version_or_kind_fail_naming_the_file() -> Result<()
 }
 
 #[tokio::test]
-async fn helm_and_kustomize_sources_are_not_supported_yet() -> Result<()> {
+async fn kustomize_sources_are_not_supported_yet_and_charts_are_detected() -> Result<()> {
     let git = GitRepo::new()?;
     git.write(
         "chart/Chart.yaml",
         "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+    )?;
+    git.write(
+        "chart/templates/cm.yaml",
+        &config_map("{{ .Release.Name }}-cm"),
     )?;
     git.write(
         "kust/kustomization.yaml",
@@ -171,14 +175,6 @@ async fn helm_and_kustomize_sources_are_not_supported_yet() -> Result<()> {
     let s = TestServer::start().await?;
     let url = git.url();
     for (source, want) in [
-        (
-            json!({"path": "chart"}),
-            "helm sources are not supported yet",
-        ),
-        (
-            json!({"chart": "nginx", "targetRevision": "1.0.0"}),
-            "helm sources are not supported yet",
-        ),
         (
             json!({"path": "kust"}),
             "kustomize sources are not supported yet",
@@ -195,6 +191,12 @@ async fn helm_and_kustomize_sources_are_not_supported_yet() -> Result<()> {
         assert_eq!(err.code(), Code::Unimplemented, "{source}: {err:?}");
         assert_eq!(err.message(), want, "{source}");
     }
+    // A Chart.yaml makes the path a Helm app, released under the app name.
+    let resp = s
+        .generate(generate_request(&url, json!({"path": "chart"}), "app"))
+        .await?;
+    assert_eq!(resp.source_type, "Helm");
+    assert_eq!(kinds_and_names(&resp)?, vec!["ConfigMap/app-cm"]);
     // An explicit `directory` makes it a directory app, as in Argo CD: the
     // kustomization file is then just another manifest.
     let resp = s

@@ -6,6 +6,7 @@
 mod cache;
 mod directory;
 mod grpc;
+mod helm;
 mod resolve;
 mod security;
 mod support;
