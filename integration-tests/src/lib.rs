@@ -10,16 +10,20 @@
 //! - [`git_server`]: bare Git repositories written with git2 and served over
 //!   smart HTTP by `git http-backend`.
 //! - [`otlp`]: an OTLP/gRPC trace receiver that keeps the spans.
+//! - [`chart_repo`], [`oci_registry`]: Helm chart repositories (axum, and
+//!   Debian's docker-registry with charts pushed by real Helm).
 //! - [`process`]: child processes (Caravel binaries) that die with the test
 //!   process.
 //! - [`env`]: the environment shared by all tests of a test binary,
 //!   [`env::shared`].
 
+pub mod chart_repo;
 pub mod control_plane;
 pub mod env;
 pub mod git_server;
 pub mod net;
 pub mod node_simulator;
+pub mod oci_registry;
 pub mod otlp;
 pub mod process;
 pub mod redis;

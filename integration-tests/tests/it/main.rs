@@ -14,6 +14,7 @@ mod crds;
 mod deletion;
 mod errors;
 mod helm;
+mod helm_repo;
 mod hooks;
 mod options;
 mod ownership;

@@ -155,6 +155,7 @@ pub fn check_destination(app: &Application) -> Result<(), String> {
 /// Argo CD), concatenated in source order.
 pub async fn fetch_desired(
     repo: &mut RepoServerServiceClient<caravel_grpc::TracedChannel>,
+    repositories: &crate::repositories::Repositories,
     app: &Application,
     revision: Option<&str>,
     level: RefreshLevel,
@@ -168,7 +169,17 @@ pub async fn fetch_desired(
         let source = app
             .primary_source()
             .ok_or_else(|| Error::InvalidSpec("application has no source".into()))?;
-        let response = generate(repo, app, source, revision, level, &Default::default()).await?;
+        let repository = repositories.get(&source.repo_url).await;
+        let response = generate(
+            repo,
+            repository,
+            app,
+            source,
+            revision,
+            level,
+            &Default::default(),
+        )
+        .await?;
         return Ok(DesiredState {
             revision: response.revision,
             revisions: Vec::new(),
@@ -176,22 +187,18 @@ pub async fn fetch_desired(
             manifests: parse_manifests(&response.manifests)?,
         });
     };
-    let refs: std::collections::HashMap<String, RefSource> = sources
-        .iter()
-        .filter_map(|s| {
-            let name = s.ref_.as_deref().filter(|r| !r.is_empty())?;
-            Some((
+    let mut refs: std::collections::HashMap<String, RefSource> = Default::default();
+    for s in sources {
+        if let Some(name) = s.ref_.as_deref().filter(|r| !r.is_empty()) {
+            refs.insert(
                 format!("${name}"),
                 RefSource {
-                    repo: Some(Repository {
-                        repo: s.repo_url.clone(),
-                        ..Default::default()
-                    }),
+                    repo: Some(repositories.get(&s.repo_url).await),
                     target_revision: s.target_revision.clone().unwrap_or_default(),
                 },
-            ))
-        })
-        .collect();
+            );
+        }
+    }
     let mut desired = DesiredState::default();
     let mut ref_revisions = std::collections::HashMap::new();
     let mut rendered = Vec::with_capacity(sources.len());
@@ -203,7 +210,8 @@ pub async fn fetch_desired(
             rendered.push(None);
             continue;
         }
-        let response = generate(repo, app, source, None, level, &refs).await?;
+        let repository = repositories.get(&source.repo_url).await;
+        let response = generate(repo, repository, app, source, None, level, &refs).await?;
         desired
             .manifests
             .extend(parse_manifests(&response.manifests)?);
@@ -229,6 +237,7 @@ pub async fn fetch_desired(
 
 async fn generate(
     repo: &mut RepoServerServiceClient<caravel_grpc::TracedChannel>,
+    repository: Repository,
     app: &Application,
     source: &ApplicationSource,
     revision: Option<&str>,
@@ -236,10 +245,7 @@ async fn generate(
     refs: &std::collections::HashMap<String, RefSource>,
 ) -> Result<caravel_proto::reposerver::v1::GenerateManifestResponse, Error> {
     let request = GenerateManifestRequest {
-        repo: Some(Repository {
-            repo: source.repo_url.clone(),
-            ..Default::default()
-        }),
+        repo: Some(repository),
         application_source_json: serde_json::to_string(source)?,
         revision: revision.unwrap_or_default().to_owned(),
         app_name: app.metadata.name.clone().unwrap_or_default(),

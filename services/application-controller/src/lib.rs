@@ -14,6 +14,7 @@ pub mod error;
 pub mod hooks;
 pub mod live_state;
 pub mod reconcile;
+pub mod repositories;
 pub mod retry;
 pub mod settings;
 pub mod status;

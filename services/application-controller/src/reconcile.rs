@@ -51,6 +51,7 @@ pub struct Context {
     live: LiveStateCache,
     dry_runs: DryRunCache,
     repo: RepoServerServiceClient<caravel_grpc::TracedChannel>,
+    repositories: crate::repositories::Repositories,
     app_state: Option<AppStateCache>,
     memos: Mutex<HashMap<String, AppMemo>>,
     live_changed: Mutex<HashSet<String>>,
@@ -71,7 +72,7 @@ pub async fn run(
         Some(url) => Some(AppStateCache::connect(url, &opt.redis_key_prefix).await?),
         None => None,
     };
-    let apps: Api<Application> = Api::namespaced(client, &opt.namespace);
+    let apps: Api<Application> = Api::namespaced(client.clone(), &opt.namespace);
     let namespace = opt.namespace.clone();
     let ctx = Arc::new(Context {
         opt,
@@ -79,6 +80,7 @@ pub async fn run(
         live,
         dry_runs: DryRunCache::default(),
         repo,
+        repositories: crate::repositories::Repositories::new(client.clone(), &namespace),
         app_state,
         memos: Mutex::default(),
         live_changed: Mutex::default(),
@@ -270,7 +272,8 @@ async fn compare_app(
     level: RefreshLevel,
 ) -> Result<Comparison, Error> {
     let mut repo = ctx.repo.clone();
-    let desired = compare::fetch_desired(&mut repo, app, revision, level).await?;
+    let desired =
+        compare::fetch_desired(&mut repo, &ctx.repositories, app, revision, level).await?;
     Ok(compare::compare(&ctx.live, &ctx.dry_runs, app, desired).await)
 }
 

@@ -56,3 +56,22 @@ impl From<tokio::task::JoinError> for Error {
         }
     }
 }
+
+impl From<caravel_chart_source::Error> for Error {
+    /// Chart repository failures: unreachable or failing servers are the
+    /// remote's fault (retried, like Git), a missing chart or version is a
+    /// revision not found, anything else is a bad request. Messages are
+    /// already redacted by the chart source.
+    fn from(e: caravel_chart_source::Error) -> Self {
+        use caravel_chart_source::Error as E;
+        let message = e.to_string();
+        match e {
+            _ if e.is_transient() => Error::Git(message),
+            E::ChartNotFound { .. } | E::VersionNotFound { .. } => Error::RevisionNotFound(message),
+            E::InvalidRepoUrl { .. } | E::InvalidChartName { .. } | E::InvalidRevision { .. } => {
+                Error::InvalidArgument(message)
+            }
+            _ => Error::Git(message),
+        }
+    }
+}

@@ -159,6 +159,12 @@ impl RepoServer {
                 helm: Default::default(),
             },
             renders: AtomicU64::new(0),
+            charts: caravel_chart_source::ChartSource::new(
+                caravel_chart_source::ChartSourceConfig {
+                    cache_dir: Some(config.repo_cache_dir.join("helm")),
+                    ..Default::default()
+                },
+            ),
         };
         Ok(Self {
             state: Arc::new(state),

@@ -79,6 +79,8 @@ pub struct State {
     pub(crate) manifests: ManifestCache,
     pub(crate) limits: RenderLimits,
     pub(crate) renders: AtomicU64,
+    /// Charts from Helm repositories and OCI registries.
+    pub(crate) charts: caravel_chart_source::ChartSource,
 }
 
 /// A resolved revision.
@@ -158,21 +160,10 @@ impl State {
         let limits = self.limits.clone();
         tokio::task::spawn_blocking(move || {
             let tree = CommitTree::open(&mirror, &url, &commit)?;
-            let ref_trees = ref_mirrors
-                .iter()
-                .map(|(name, path, url, commit)| {
-                    CommitTree::open(path, url, commit).map(|t| (name.clone(), t))
-                })
-                .collect::<Result<Vec<_>, Error>>()?;
+            let ref_trees = open_refs(&ref_mirrors)?;
             let refs: source::helm::RefTrees<'_> =
                 ref_trees.iter().map(|(n, t)| (n.clone(), t)).collect();
-            let context = source::helm::HelmContext {
-                app_name: &request.app_name,
-                namespace: &request.namespace,
-                kube_version: &request.kube_version,
-                api_versions: &request.api_versions,
-            };
-            let rendered = source::render(&tree, &spec, &limits, &context, &refs)?;
+            let rendered = source::render(&tree, &spec, &limits, &request.context(), &refs)?;
             Ok(CachedManifests {
                 manifests: rendered.manifests,
                 revision: commit,
@@ -208,9 +199,12 @@ impl State {
         &self,
         req: GenerateManifestRequest,
     ) -> Result<GenerateManifestResponse, Error> {
-        let access = repo_access(req.repo.clone())?;
         let spec = SourceSpec::parse(&req.application_source_json)?;
         spec.check_supported()?;
+        if spec.source.chart.is_some() {
+            return self.generate_chart_manifest(req, spec).await;
+        }
+        let access = repo_access(req.repo.clone())?;
         let revision = if req.revision.is_empty() {
             spec.source.target_revision.clone().unwrap_or_default()
         } else {
@@ -261,6 +255,139 @@ impl State {
             cache_source: origin.as_str().to_owned(),
             ref_revisions: ref_keys.into_iter().map(|(k, (_, c))| (k, c)).collect(),
         })
+    }
+
+    /// A chart from a Helm repository or an OCI registry: the version
+    /// `targetRevision` (a version or a range) resolves to is fetched (an
+    /// archive is immutable, so its digest keys the cache) and rendered.
+    async fn generate_chart_manifest(
+        &self,
+        req: GenerateManifestRequest,
+        spec: SourceSpec,
+    ) -> Result<GenerateManifestResponse, Error> {
+        let repo = req
+            .repo
+            .clone()
+            .ok_or_else(|| Error::InvalidArgument("repo is required".to_owned()))?;
+        let revision = if req.revision.is_empty() {
+            spec.source.target_revision.clone().unwrap_or_default()
+        } else {
+            req.revision.clone()
+        };
+        check_revision(&revision)?;
+        let no_revision_cache = req.no_cache || req.no_revision_cache;
+        let request = caravel_chart_source::ChartRequest {
+            repo_url: spec.source.repo_url.clone(),
+            chart: spec.source.chart.clone().unwrap_or_default(),
+            target_revision: revision,
+            credentials: caravel_chart_source::RepoCredentials {
+                username: repo.username,
+                password: repo.password,
+                insecure: repo.insecure,
+                enable_oci: repo.enable_oci,
+                plain_http: repo.force_http,
+                pass_credentials: spec
+                    .source
+                    .helm
+                    .as_ref()
+                    .and_then(|h| h.pass_credentials)
+                    .unwrap_or(false),
+                ..Default::default()
+            },
+            refresh: no_revision_cache,
+        };
+        let fetched = self.charts.fetch(&request).await?;
+        let refs = self.resolve_refs(&req, no_revision_cache).await?;
+        let ref_keys: BTreeMap<String, (String, String)> = refs
+            .iter()
+            .map(|r| {
+                (
+                    r.name.clone(),
+                    (r.access.url.normalized().to_owned(), r.commit.clone()),
+                )
+            })
+            .collect();
+        let key = cache::manifest_key(&ManifestKeyInputs {
+            repo: &fetched.source,
+            commit: &fetched.digest,
+            source: &spec.source,
+            app_name: &req.app_name,
+            namespace: &req.namespace,
+            kube_version: &req.kube_version,
+            api_versions: &req.api_versions,
+            tracking_method: &req.tracking_method,
+            refs: &ref_keys,
+        });
+        let render_request = RenderRequest {
+            app_name: req.app_name.clone(),
+            namespace: req.namespace.clone(),
+            kube_version: req.kube_version.clone(),
+            api_versions: req.api_versions.clone(),
+        };
+        let version = fetched.version.clone();
+        let (value, origin) = self
+            .manifests
+            .get_or_render(&key, req.no_cache, || async {
+                self.renders.fetch_add(1, Ordering::Relaxed);
+                let mut ref_mirrors = Vec::with_capacity(refs.len());
+                for r in refs {
+                    let ref_commit = self.mirrors.ensure_commit(&r.access, &r.commit).await?;
+                    let path = self.mirrors.mirror_path(&r.access.url);
+                    ref_mirrors.push((r.name, path, r.access.url, ref_commit));
+                }
+                let limits = self.limits.clone();
+                let archive = fetched.archive.clone();
+                let helm = spec.source.helm.clone();
+                tokio::task::spawn_blocking(move || {
+                    let ref_trees = open_refs(&ref_mirrors)?;
+                    let refs: source::helm::RefTrees<'_> =
+                        ref_trees.iter().map(|(n, t)| (n.clone(), t)).collect();
+                    let manifests = source::helm::render_archive(
+                        &archive,
+                        helm.as_ref(),
+                        &render_request.context(),
+                        &refs,
+                        &limits.helm,
+                    )?;
+                    Ok(CachedManifests {
+                        manifests,
+                        revision: version,
+                        source_type: source::helm::SOURCE_TYPE_HELM.to_owned(),
+                    })
+                })
+                .await?
+            })
+            .await?;
+        Ok(GenerateManifestResponse {
+            manifests: value.manifests.clone(),
+            revision: value.revision.clone(),
+            source_type: value.source_type.clone(),
+            cache_source: origin.as_str().to_owned(),
+            ref_revisions: ref_keys.into_iter().map(|(k, (_, c))| (k, c)).collect(),
+        })
+    }
+}
+
+/// Opens the trees of resolved ref sources.
+fn open_refs(
+    mirrors: &[(String, std::path::PathBuf, RepoUrl, String)],
+) -> Result<Vec<(String, CommitTree)>, Error> {
+    mirrors
+        .iter()
+        .map(|(name, path, url, commit)| {
+            CommitTree::open(path, url, commit).map(|t| (name.clone(), t))
+        })
+        .collect()
+}
+
+impl RenderRequest {
+    fn context(&self) -> source::helm::HelmContext<'_> {
+        source::helm::HelmContext {
+            app_name: &self.app_name,
+            namespace: &self.namespace,
+            kube_version: &self.kube_version,
+            api_versions: &self.api_versions,
+        }
     }
 }
 

@@ -66,9 +66,6 @@ impl SourceSpec {
     /// work is done.
     pub fn check_supported(&self) -> Result<(), Error> {
         let s = &self.source;
-        if s.chart.is_some() {
-            return Err(unsupported("helm repository"));
-        }
         if s.kustomize.is_some() {
             return Err(unsupported("kustomize"));
         }
@@ -183,14 +180,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn helm_repository_and_kustomize_sources_are_unsupported() -> Result<(), Error> {
+    fn helm_sources_are_supported_and_kustomize_is_not() -> Result<(), Error> {
         let helm = SourceSpec::parse(r#"{"repoURL":"x","chart":"nginx"}"#)?;
-        assert_eq!(
-            helm.check_supported(),
-            Err(Error::Unsupported(
-                "helm repository sources are not supported yet".into()
-            ))
-        );
+        assert!(helm.check_supported().is_ok());
         let git_helm = SourceSpec::parse(r#"{"repoURL":"x","path":"c","helm":{}}"#)?;
         assert!(git_helm.check_supported().is_ok());
         let kustomize = SourceSpec::parse(r#"{"repoURL":"x","kustomize":{}}"#)?;

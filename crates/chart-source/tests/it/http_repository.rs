@@ -5,16 +5,16 @@ use std::time::Duration;
 use anyhow::Result;
 use caravel_chart_source::{ChartRequest, ChartSource, ChartSourceConfig, Error, RepoCredentials};
 
-use crate::support::{
-    chart_archive, chart_yaml_of, index_yaml, sha256_hex, RepoServer, Route, TlsRepoServer,
+use caravel_integration_tests::chart_repo::{
+    chart_archive, chart_yaml_of, index_yaml, sha256_hex, ChartRepoServer, Route, TlsRepoServer,
 };
 
 const CHART: &str = "app-v2";
 const VERSIONS: [&str; 4] = ["1.0.0", "1.2.0", "1.2.3", "1.3.0"];
 
 /// A repository at `<server>/charts` holding [`VERSIONS`] with digests.
-async fn repository(basic_auth: Option<(&str, &str)>) -> Result<(RepoServer, Vec<Vec<u8>>)> {
-    let server = RepoServer::start(basic_auth).await?;
+async fn repository(basic_auth: Option<(&str, &str)>) -> Result<(ChartRepoServer, Vec<Vec<u8>>)> {
+    let server = ChartRepoServer::start(basic_auth).await?;
     let mut archives = Vec::new();
     let mut entries = Vec::new();
     for version in VERSIONS {
@@ -36,7 +36,7 @@ async fn repository(basic_auth: Option<(&str, &str)>) -> Result<(RepoServer, Vec
     Ok((server, archives))
 }
 
-fn request(server: &RepoServer, revision: &str) -> ChartRequest {
+fn request(server: &ChartRepoServer, revision: &str) -> ChartRequest {
     ChartRequest {
         repo_url: format!("{}/charts", server.url),
         chart: CHART.to_owned(),
@@ -174,8 +174,8 @@ async fn basic_auth_is_sent_and_credentials_never_reach_errors() -> Result<()> {
 
 #[tokio::test]
 async fn archives_on_another_origin_get_credentials_only_when_passed() -> Result<()> {
-    let repo = RepoServer::start(Some(("alice", "pw"))).await?;
-    let cdn = RepoServer::start(None).await?;
+    let repo = ChartRepoServer::start(Some(("alice", "pw"))).await?;
+    let cdn = ChartRepoServer::start(None).await?;
     let archive = chart_archive(CHART, "1.0.0")?;
     cdn.file("/dl/app-v2-1.0.0.tgz", archive.clone());
     let absolute = format!("{}/dl/app-v2-1.0.0.tgz", cdn.url);
@@ -219,7 +219,7 @@ async fn archives_on_another_origin_get_credentials_only_when_passed() -> Result
 
 #[tokio::test]
 async fn a_digest_mismatch_is_an_error() -> Result<()> {
-    let server = RepoServer::start(None).await?;
+    let server = ChartRepoServer::start(None).await?;
     let good = chart_archive(CHART, "1.0.0")?;
     let other = chart_archive(CHART, "1.0.1")?;
     server.file("/charts/app-v2-1.0.0.tgz", other.clone());
@@ -342,7 +342,7 @@ async fn different_credentials_do_not_share_a_cached_index() -> Result<()> {
 
 #[tokio::test]
 async fn slow_servers_time_out_and_redirect_loops_stop() -> Result<()> {
-    let server = RepoServer::start(None).await?;
+    let server = ChartRepoServer::start(None).await?;
     server.route(
         "/slow/index.yaml",
         Route::Slow(Duration::from_secs(5), b"apiVersion: v1\n".to_vec()),

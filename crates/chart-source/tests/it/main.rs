@@ -6,5 +6,3 @@
 
 mod http_repository;
 mod oci;
-mod registry;
-mod support;

@@ -12,8 +12,8 @@ use axum::response::Response;
 use base64::Engine;
 use caravel_chart_source::{ChartRequest, ChartSource, ChartSourceConfig, Error, RepoCredentials};
 
-use crate::registry::Registry;
-use crate::support::{chart_archive, chart_yaml_of, sha256_hex};
+use caravel_integration_tests::chart_repo::{chart_archive, chart_yaml_of, sha256_hex};
+use caravel_integration_tests::oci_registry::Registry;
 
 const VERSIONS: [&str; 5] = ["1.0.0", "1.2.0", "1.2.3", "1.3.0", "1.4.0+build.7"];
 

@@ -254,11 +254,16 @@ fn escape_set_value(value: &str) -> String {
     out
 }
 
+/// Reads a value file of the source itself: components from its root
+/// (the repository, or a chart archive) and the name as written, for
+/// messages. `Ok(None)` when it does not exist.
+pub type LocalFiles<'a> = dyn Fn(&[String], &str) -> Result<Option<Vec<u8>>, Error> + 'a;
+
 /// The user values of a Helm source, merged in Argo CD's order.
 pub fn user_values(
     helm: Option<&ApplicationSourceHelm>,
-    tree: &CommitTree,
     app_path: &[String],
+    local: &LocalFiles<'_>,
     refs: &RefTrees<'_>,
     max_value_file_size: u64,
 ) -> Result<Map<String, Value>, Error> {
@@ -268,18 +273,18 @@ pub fn user_values(
     };
     let ignore_missing = helm.ignore_missing_value_files.unwrap_or(false);
     for file in helm.value_files.iter().flatten() {
-        let (file_tree, path) = match value_file_path(app_path, file)? {
-            ValueFilePath::Local(path) => (tree, path),
+        let content = match value_file_path(app_path, file)? {
+            ValueFilePath::Local(path) => local(&path, file)?,
             ValueFilePath::Ref { name, path } => {
                 let found = refs.get(&name).ok_or_else(|| {
                     Error::InvalidArgument(format!(
                         "value file {file:?}: no source of this application has ref {name:?}"
                     ))
                 })?;
-                (*found, path)
+                read_value_file(found, &path, file, max_value_file_size)?
             }
         };
-        match read_value_file(file_tree, &path, file, max_value_file_size)? {
+        match content {
             Some(bytes) => {
                 let text = String::from_utf8(bytes).map_err(|_| {
                     Error::Render(format!("value file {file:?} is not valid utf-8"))
@@ -365,7 +370,32 @@ pub fn render(
     let files = chart_files(tree, real_dir, dir, &limits.load)?;
     let chart = caravel_helm::chart::load_memory(files, &limits.load)
         .map_err(|e| Error::Render(e.to_string()))?;
-    let user = user_values(helm, tree, app_path, refs, limits.max_value_file_size)?;
+    let max = limits.max_value_file_size;
+    let local = |path: &[String], shown: &str| read_value_file(tree, path, shown, max);
+    let user = user_values(helm, app_path, &local, refs, max)?;
+    render_chart(&Arc::new(chart), user, helm, context, limits)
+}
+
+/// Renders a chart archive from a Helm repository or OCI registry; its own
+/// value files are read from the archive.
+pub fn render_archive(
+    archive: &[u8],
+    helm: Option<&ApplicationSourceHelm>,
+    context: &HelmContext<'_>,
+    refs: &RefTrees<'_>,
+    limits: &HelmLimits,
+) -> Result<Vec<String>, Error> {
+    let chart = caravel_helm::chart::load_archive(archive, &limits.load)
+        .map_err(|e| Error::Render(e.to_string()))?;
+    let local = |path: &[String], _shown: &str| {
+        let name = path.join("/");
+        Ok(chart
+            .files
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.data.to_vec()))
+    };
+    let user = user_values(helm, &[], &local, refs, limits.max_value_file_size)?;
     render_chart(&Arc::new(chart), user, helm, context, limits)
 }
 

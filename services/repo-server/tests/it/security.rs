@@ -249,6 +249,7 @@ async fn credentials_never_appear_in_errors_or_logs() -> Result<()> {
             password: password.to_owned(),
             ssh_private_key: ssh_key.to_owned(),
             insecure: false,
+            ..Default::default()
         };
         let err = s
             .client

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 
-use crate::support::{charts_dir, helm_python};
+use crate::chart_repo::{charts_dir, helm_python};
 
 const REGISTRY_BINARY: &str = "/usr/bin/docker-registry";
 

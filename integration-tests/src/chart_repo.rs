@@ -1,6 +1,7 @@
-//! Test fixtures: chart archives built from testdata charts, a small chart
-//! repository server (axum) that records what it was asked, and helpers
-//! to read archives back.
+//! Helm chart repository fixtures: chart archives built from testdata
+//! charts, a small chart repository server (axum) that records what it was
+//! asked, an HTTPS variant, and helpers to read archives back. Used by the
+//! chart-source tests and the end-to-end tests.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -19,7 +20,7 @@ use sha2::Digest;
 
 /// The workspace's testdata/helm/charts directory.
 pub fn charts_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/helm/charts")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/helm/charts")
 }
 
 /// A `.tgz` of testdata chart `name` with its `Chart.yaml` version set to
@@ -128,19 +129,19 @@ struct ServerState {
 }
 
 /// A chart repository on a free localhost port, stopped on drop.
-pub struct RepoServer {
+pub struct ChartRepoServer {
     pub url: String,
     state: Arc<ServerState>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for RepoServer {
+impl Drop for ChartRepoServer {
     fn drop(&mut self) {
         self.task.abort();
     }
 }
 
-impl RepoServer {
+impl ChartRepoServer {
     /// Starts a server; with `basic_auth`, every request needs those
     /// credentials.
     pub async fn start(basic_auth: Option<(&str, &str)>) -> Result<Self> {
