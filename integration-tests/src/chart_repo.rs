@@ -18,9 +18,14 @@ use axum::response::Response;
 use base64::Engine;
 use sha2::Digest;
 
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 /// The workspace's testdata/helm/charts directory.
 pub fn charts_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/helm/charts")
+    workspace_root().join("testdata/helm/charts")
 }
 
 /// A `.tgz` of testdata chart `name` with its `Chart.yaml` version set to

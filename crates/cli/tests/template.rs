@@ -5,31 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use caravel_integration_tests::chart_repo::{
+    helm_python as oracle_python, workspace_root as repo_root,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn charts() -> PathBuf {
     repo_root().join("testdata/helm/charts")
-}
-
-fn oracle_python() -> PathBuf {
-    let cache = std::env::var_os("CARAVEL_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/caravel"));
-    let python = cache.join("helm-oracle/venv/bin/python");
-    assert!(
-        python.exists(),
-        "the Helm oracle is not installed at {}: run scripts/deps.sh",
-        python.display()
-    );
-    python
 }
 
 /// `caravel template CHART ARGS…`.
@@ -45,7 +31,7 @@ fn caravel(chart: &Path, args: &[&str]) -> Output {
 /// What Helm renders for the same flags (`--output-dir` is not an oracle
 /// flag: the oracle's manifests tell what the files must hold).
 fn helm(chart: &Path, args: &[&str]) -> Value {
-    let out = Command::new(oracle_python())
+    let out = Command::new(oracle_python().unwrap())
         .arg(repo_root().join("scripts/helm-oracle.py"))
         .arg(chart)
         .args(args)

@@ -153,6 +153,15 @@ impl Template {
         }
     }
 
+    /// A set sharing an already built function registry (building a large
+    /// registry, such as Sprig's, for every render is measurable).
+    pub fn with_shared_funcs(funcs: Arc<Funcs>) -> Self {
+        Template {
+            funcs,
+            ..Template::default()
+        }
+    }
+
     pub fn with_options(mut self, options: Options) -> Self {
         self.options = options;
         self

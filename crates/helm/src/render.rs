@@ -308,7 +308,7 @@ fn execute(
     options: &RenderOptions,
 ) -> Result<BTreeMap<String, String>, RenderError> {
     let deadline = std::time::Instant::now() + options.limits.timeout;
-    let mut set = Template::with_funcs(functions::funcs()).with_options(Options {
+    let mut set = Template::with_shared_funcs(functions::shared()).with_options(Options {
         max_depth: options.limits.max_depth,
         max_output: options.limits.max_output,
         missing_key: MissingKey::Zero,

@@ -7,8 +7,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use caravel_integration_tests::chart_repo::helm_python as oracle_python;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use caravel_gotemplate::{Funcs, Template, Value};
@@ -305,19 +306,6 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-fn oracle_python() -> PathBuf {
-    let cache = std::env::var_os("CARAVEL_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/caravel"));
-    let python = cache.join("helm-oracle/venv/bin/python");
-    assert!(
-        python.exists(),
-        "the Helm oracle is not installed at {}: run scripts/deps.sh",
-        python.display()
-    );
-    python
-}
-
 /// `dict_of` is not a Helm function: both sides render the template with
 /// it replaced by `.Values.multiline_map`, the multi-line strings again as
 /// a map (built by [`values_yaml`]), so mapping values are covered without
@@ -367,7 +355,7 @@ import helm_python
 out = helm_python.Chart.load(sys.argv[1]).render({}, name="r", namespace="n")
 sys.stdout.write(json.dumps(out))
 "#;
-    let out = Command::new(oracle_python())
+    let out = Command::new(oracle_python().unwrap())
         .arg("-c")
         .arg(script)
         .arg(chart)

@@ -7,31 +7,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use caravel_integration_tests::chart_repo::{
+    helm_python as oracle_python, workspace_root as repo_root,
+};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
 use caravel_helm::chart::LoadLimits;
 use caravel_helm::{ManifestKind, RenderOptions, ValuesInput};
 use serde_json::Value;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn oracle_python() -> PathBuf {
-    let cache = std::env::var_os("CARAVEL_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/caravel"));
-    let python = cache.join("helm-oracle/venv/bin/python");
-    assert!(
-        python.exists(),
-        "the Helm oracle is not installed at {}: run scripts/deps.sh",
-        python.display()
-    );
-    python
-}
 
 /// Packs a chart directory as `helm package` lays it out (`<name>/…`),
 /// as the oracle packs it.
@@ -111,7 +97,7 @@ fn the_native_engine_renders_the_corpus_as_helm_does() {
     let corpus_file = root.join("testdata/helm/corpus.yaml");
     let corpus_dir = corpus_file.parent().unwrap().to_path_buf();
     let out_dir = tempfile::tempdir().unwrap();
-    let status = Command::new(oracle_python())
+    let status = Command::new(oracle_python().unwrap())
         .arg(root.join("scripts/helm-oracle.py"))
         .arg("--corpus")
         .arg(&corpus_file)

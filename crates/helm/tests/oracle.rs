@@ -5,6 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use caravel_integration_tests::chart_repo::{
+    helm_python as oracle_python, workspace_root as repo_root,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,23 +68,6 @@ fn load(dir: &Path) -> ChartValues {
     }
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn oracle_python() -> PathBuf {
-    let cache = std::env::var_os("CARAVEL_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/caravel"));
-    let python = cache.join("helm-oracle/venv/bin/python");
-    assert!(
-        python.exists(),
-        "the Helm oracle is not installed at {}: run scripts/deps.sh",
-        python.display()
-    );
-    python
-}
-
 /// Numbers compared by value (Helm's JSON prints 3.0 as 3).
 fn numbers_as_floats(v: &Value) -> Value {
     match v {
@@ -106,7 +92,7 @@ type Probes = BTreeMap<String, Value>;
 fn helm(chart: &str, files: &[&str], set: &[&str], set_string: &[&str]) -> Result<Probes, String> {
     let root = repo_root();
     let dir = root.join("testdata/helm").join(chart);
-    let mut cmd = Command::new(oracle_python());
+    let mut cmd = Command::new(oracle_python().unwrap());
     cmd.arg(root.join("scripts/helm-oracle.py")).arg(&dir);
     for f in files {
         cmd.arg("-f").arg(dir.join(f));

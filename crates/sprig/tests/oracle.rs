@@ -18,6 +18,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use caravel_integration_tests::chart_repo::helm_python as oracle_python;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,19 +31,6 @@ struct Case {
     name: String,
     template: String,
     error: Option<String>,
-}
-
-fn oracle_python() -> PathBuf {
-    let cache = std::env::var_os("CARAVEL_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/caravel"));
-    let python = cache.join("helm-oracle/venv/bin/python");
-    assert!(
-        python.exists(),
-        "the Helm oracle is not installed at {}: run scripts/deps.sh",
-        python.display()
-    );
-    python
 }
 
 const RENDER: &str = r#"
@@ -73,7 +61,7 @@ fn helm_render(
     for (name, text) in templates {
         std::fs::write(chart.join("templates").join(name), text).unwrap();
     }
-    let out = Command::new(oracle_python())
+    let out = Command::new(oracle_python().unwrap())
         .args(["-c", RENDER])
         .arg(&chart)
         .arg(values.to_string())

@@ -149,12 +149,7 @@ impl State {
         self.renders.fetch_add(1, Ordering::Relaxed);
         let commit = self.mirrors.ensure_commit(access, commit).await?;
         let mirror = self.mirrors.mirror_path(&access.url);
-        let mut ref_mirrors = Vec::with_capacity(refs.len());
-        for r in refs {
-            let ref_commit = self.mirrors.ensure_commit(&r.access, &r.commit).await?;
-            let path = self.mirrors.mirror_path(&r.access.url);
-            ref_mirrors.push((r.name, path, r.access.url, ref_commit));
-        }
+        let ref_mirrors = self.ref_mirrors(refs).await?;
         let url = access.url.clone();
         let spec = spec.clone();
         let limits = self.limits.clone();
@@ -171,6 +166,17 @@ impl State {
             })
         })
         .await?
+    }
+
+    /// Makes sure every resolved ref source's commit is in its mirror.
+    async fn ref_mirrors(&self, refs: Vec<ResolvedRef>) -> Result<Vec<RefMirror>, Error> {
+        let mut out = Vec::with_capacity(refs.len());
+        for r in refs {
+            let commit = self.mirrors.ensure_commit(&r.access, &r.commit).await?;
+            let path = self.mirrors.mirror_path(&r.access.url);
+            out.push((r.name, path, r.access.url, commit));
+        }
+        Ok(out)
     }
 
     /// Resolves every ref source of a multi-source request.
@@ -216,15 +222,7 @@ impl State {
             .resolve_revision(&access, &revision, no_revision_cache)
             .await?;
         let refs = self.resolve_refs(&req, no_revision_cache).await?;
-        let ref_keys: BTreeMap<String, (String, String)> = refs
-            .iter()
-            .map(|r| {
-                (
-                    r.name.clone(),
-                    (r.access.url.normalized().to_owned(), r.commit.clone()),
-                )
-            })
-            .collect();
+        let ref_keys = ref_keys(&refs);
         let key = cache::manifest_key(&ManifestKeyInputs {
             repo: access.url.normalized(),
             commit: &resolved.sha,
@@ -236,12 +234,7 @@ impl State {
             tracking_method: &req.tracking_method,
             refs: &ref_keys,
         });
-        let request = RenderRequest {
-            app_name: req.app_name.clone(),
-            namespace: req.namespace.clone(),
-            kube_version: req.kube_version.clone(),
-            api_versions: req.api_versions.clone(),
-        };
+        let request = RenderRequest::of(&req);
         let (value, origin) = self
             .manifests
             .get_or_render(&key, req.no_cache, || {
@@ -298,15 +291,7 @@ impl State {
         };
         let fetched = self.charts.fetch(&request).await?;
         let refs = self.resolve_refs(&req, no_revision_cache).await?;
-        let ref_keys: BTreeMap<String, (String, String)> = refs
-            .iter()
-            .map(|r| {
-                (
-                    r.name.clone(),
-                    (r.access.url.normalized().to_owned(), r.commit.clone()),
-                )
-            })
-            .collect();
+        let ref_keys = ref_keys(&refs);
         let key = cache::manifest_key(&ManifestKeyInputs {
             repo: &fetched.source,
             commit: &fetched.digest,
@@ -318,23 +303,13 @@ impl State {
             tracking_method: &req.tracking_method,
             refs: &ref_keys,
         });
-        let render_request = RenderRequest {
-            app_name: req.app_name.clone(),
-            namespace: req.namespace.clone(),
-            kube_version: req.kube_version.clone(),
-            api_versions: req.api_versions.clone(),
-        };
+        let render_request = RenderRequest::of(&req);
         let version = fetched.version.clone();
         let (value, origin) = self
             .manifests
             .get_or_render(&key, req.no_cache, || async {
                 self.renders.fetch_add(1, Ordering::Relaxed);
-                let mut ref_mirrors = Vec::with_capacity(refs.len());
-                for r in refs {
-                    let ref_commit = self.mirrors.ensure_commit(&r.access, &r.commit).await?;
-                    let path = self.mirrors.mirror_path(&r.access.url);
-                    ref_mirrors.push((r.name, path, r.access.url, ref_commit));
-                }
+                let ref_mirrors = self.ref_mirrors(refs).await?;
                 let limits = self.limits.clone();
                 let archive = fetched.archive.clone();
                 let helm = spec.source.helm.clone();
@@ -368,10 +343,24 @@ impl State {
     }
 }
 
+/// A ref source in its mirror: name, mirror path, URL, commit.
+type RefMirror = (String, std::path::PathBuf, RepoUrl, String);
+
+/// What identifies the ref sources in a cache key: name → (normalized
+/// URL, commit).
+fn ref_keys(refs: &[ResolvedRef]) -> BTreeMap<String, (String, String)> {
+    refs.iter()
+        .map(|r| {
+            (
+                r.name.clone(),
+                (r.access.url.normalized().to_owned(), r.commit.clone()),
+            )
+        })
+        .collect()
+}
+
 /// Opens the trees of resolved ref sources.
-fn open_refs(
-    mirrors: &[(String, std::path::PathBuf, RepoUrl, String)],
-) -> Result<Vec<(String, CommitTree)>, Error> {
+fn open_refs(mirrors: &[RefMirror]) -> Result<Vec<(String, CommitTree)>, Error> {
     mirrors
         .iter()
         .map(|(name, path, url, commit)| {
@@ -381,6 +370,15 @@ fn open_refs(
 }
 
 impl RenderRequest {
+    fn of(req: &GenerateManifestRequest) -> Self {
+        RenderRequest {
+            app_name: req.app_name.clone(),
+            namespace: req.namespace.clone(),
+            kube_version: req.kube_version.clone(),
+            api_versions: req.api_versions.clone(),
+        }
+    }
+
     fn context(&self) -> source::helm::HelmContext<'_> {
         source::helm::HelmContext {
             app_name: &self.app_name,

@@ -8,6 +8,13 @@ use caravel_sprig::convert::{string_arg as string, want as arity};
 
 use super::warn_wrap;
 
+/// Sprig's functions with Helm's added and overridden, built once.
+pub fn shared() -> std::sync::Arc<Funcs> {
+    static FUNCS: std::sync::LazyLock<std::sync::Arc<Funcs>> =
+        std::sync::LazyLock::new(|| std::sync::Arc::new(funcs()));
+    FUNCS.clone()
+}
+
 /// Sprig's functions with Helm's added and overridden.
 pub fn funcs() -> Funcs {
     let mut funcs = caravel_sprig::funcs();
