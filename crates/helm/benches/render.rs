@@ -29,6 +29,11 @@ struct Case {
     options: RenderOptions,
 }
 
+/// Rendering allocates many small values; mimalloc is markedly faster at
+/// that than glibc's allocator (measured by scripts/helm-bench.sh).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Settings {
     cases: PathBuf,
     iterations: usize,

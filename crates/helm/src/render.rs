@@ -441,6 +441,69 @@ mod tests {
         );
     }
 
+    fn chart(templates: &[(&str, &str)]) -> Arc<Chart> {
+        let mut files = vec![crate::chart::ChartFile {
+            name: "Chart.yaml".into(),
+            data: Arc::from(&b"apiVersion: v2\nname: c\nversion: 0.1.0\n"[..]),
+        }];
+        for (name, text) in templates {
+            files.push(crate::chart::ChartFile {
+                name: (*name).into(),
+                data: Arc::from(text.as_bytes()),
+            });
+        }
+        Arc::new(crate::chart::load_memory(files, &crate::chart::LoadLimits::default()).unwrap())
+    }
+
+    /// Security checklist item 11: a template that loops for ever, or
+    /// recurses for ever, stops at a limit with a clear error.
+    #[test]
+    fn runaway_templates_stop_at_the_time_and_depth_limits() {
+        let looping = chart(&[(
+            "templates/loop.yaml",
+            "{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}",
+        )]);
+        let options = RenderOptions {
+            limits: RenderLimits {
+                timeout: Duration::from_millis(300),
+                ..RenderLimits::default()
+            },
+            ..RenderOptions::default()
+        };
+        let started = std::time::Instant::now();
+        let err = render(&looping, Map::new(), &options).unwrap_err();
+        assert!(matches!(err, RenderError::Limit(_)), "{err}");
+        assert!(err.to_string().contains("time limit"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+
+        let recursing = chart(&[
+            (
+                "templates/_loop.tpl",
+                "{{ define \"loop\" }}{{ include \"loop\" . }}{{ end }}",
+            ),
+            ("templates/cm.yaml", "{{ include \"loop\" . }}"),
+        ]);
+        let err = render(&recursing, Map::new(), &RenderOptions::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("exceeded maximum template depth"),
+            "{err}"
+        );
+
+        let huge = chart(&[(
+            "templates/big.yaml",
+            "{{ range until 200 }}{{ repeat 1000000 \"x\" }}{{ end }}",
+        )]);
+        let options = RenderOptions {
+            limits: RenderLimits {
+                max_output: 1 << 20,
+                ..RenderLimits::default()
+            },
+            ..RenderOptions::default()
+        };
+        let err = render(&huge, Map::new(), &options).unwrap_err();
+        assert!(matches!(err, RenderError::Limit(_)), "{err}");
+    }
+
     #[test]
     fn templates_parse_deepest_first() {
         let r = |p: &str| Renderable {

@@ -27,8 +27,29 @@ pub struct GoRegex {
 }
 
 impl GoRegex {
-    /// `regexp.Compile`.
+    /// `regexp.Compile`. Compiled expressions are kept (charts apply the
+    /// same few patterns over and over, and compiling is the costly part).
     pub fn compile(pattern: &str) -> Result<GoRegex, syntax::SyntaxError> {
+        static COMPILED: std::sync::LazyLock<
+            std::sync::Mutex<std::collections::HashMap<String, GoRegex>>,
+        > = std::sync::LazyLock::new(Default::default);
+        const KEEP: usize = 512;
+        if let Ok(cache) = COMPILED.lock() {
+            if let Some(found) = cache.get(pattern) {
+                return Ok(found.clone());
+            }
+        }
+        let compiled = GoRegex::compile_uncached(pattern)?;
+        if let Ok(mut cache) = COMPILED.lock() {
+            if cache.len() >= KEEP {
+                cache.clear();
+            }
+            cache.insert(pattern.to_owned(), compiled.clone());
+        }
+        Ok(compiled)
+    }
+
+    fn compile_uncached(pattern: &str) -> Result<GoRegex, syntax::SyntaxError> {
         let translation = syntax::translate(pattern)?;
         let regex = ::regex::RegexBuilder::new(&translation.pattern)
             .size_limit(SIZE_LIMIT)

@@ -40,6 +40,13 @@ pub(super) fn read_archive(
         let raw_name = String::from_utf8(raw_name)
             .map_err(|e| ChartError::NonUtf8Name(String::from_utf8_lossy(e.as_bytes()).into()))?;
         let name = entry_name(&raw_name)?;
+        // Nothing is extracted to disk, but a link names a file elsewhere:
+        // refused rather than read as an empty file.
+        if kind.is_symlink() || kind.is_hard_link() {
+            return Err(ChartError::Archive(format!(
+                "chart contains a link, which is not allowed: {raw_name:?}"
+            )));
+        }
         let size = entry.size();
         budget.check_archive_file(&raw_name, size)?;
         let mut data = Vec::with_capacity(size.min(1 << 20) as usize);

@@ -448,6 +448,36 @@ fn archives_with_escaping_paths_are_refused() {
     );
 }
 
+/// Security checklist item 8: link entries (to `/etc/passwd`, or out of
+/// the chart) are refused, whatever they point to.
+#[test]
+fn archives_with_link_entries_are_refused() {
+    for kind in [tar::EntryType::Symlink, tar::EntryType::Link] {
+        let mut tar = Vec::new();
+        let chart = chart_yaml("evil");
+        for (name, data, entry_type) in [
+            ("evil/Chart.yaml", chart.as_bytes(), tar::EntryType::Regular),
+            ("evil/values.yaml", &b""[..], kind),
+        ] {
+            let mut header = tar::Header::new_gnu();
+            header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_entry_type(entry_type);
+            if entry_type != tar::EntryType::Regular {
+                header.set_link_name("../../../../etc/passwd").unwrap();
+            }
+            header.set_cksum();
+            tar.extend_from_slice(header.as_bytes());
+            tar.extend_from_slice(data);
+            tar.resize(tar.len().div_ceil(512) * 512, 0);
+        }
+        tar.resize(tar.len() + 1024, 0);
+        let err = archive_err(&gzip(&tar), &LoadLimits::default());
+        assert!(err.contains("chart contains a link"), "{kind:?}: {err}");
+    }
+}
+
 #[test]
 fn an_archive_entry_declaring_a_huge_size_is_refused_before_reading() {
     let mut tar = Vec::new();
