@@ -61,6 +61,8 @@ metadata:
 data:
   greeting: {{ .Values.greeting | quote }}
   namespace: {{ .Release.Namespace }}
+  kubeVersion: {{ .Capabilities.KubeVersion.Version | quote }}
+  servesDeployments: {{ .Capabilities.APIVersions.Has "apps/v1/Deployment" | quote }}
 "#
             .to_owned(),
         ),
@@ -97,6 +99,35 @@ spec:
     ]
 }
 
+/// Creates Application `name` with `source` (or `sources` when given a
+/// list) deploying to `dest`.
+async fn create_helm_app(
+    caravel: &Caravel,
+    name: &str,
+    source: serde_json::Value,
+    dest: &str,
+    sync_policy: serde_json::Value,
+) -> Result<()> {
+    let key = if source.is_array() {
+        "sources"
+    } else {
+        "source"
+    };
+    let app: caravel_crd::application::Application = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": { "name": name, "namespace": caravel.app_ns },
+        "spec": {
+            "project": "default",
+            key: source,
+            "destination": { "server": IN_CLUSTER, "namespace": dest },
+            "syncPolicy": sync_policy,
+        }
+    }))?;
+    caravel.apps().create(&PostParams::default(), &app).await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chart_with_prod_value_files_syncs_and_follows_value_changes() -> Result<()> {
     let caravel = Caravel::start("helm-values").await?;
@@ -106,23 +137,19 @@ async fn a_chart_with_prod_value_files_syncs_and_follows_value_changes() -> Resu
         .create_repo_with("helm-values", chart_files(2, "hello from prod"))
         .await?;
     let dest = caravel.dest_namespace("helm-values").await?;
-    let app: caravel_crd::application::Application = serde_json::from_value(json!({
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": { "name": "web-prod", "namespace": caravel.app_ns },
-        "spec": {
-            "project": "default",
-            "source": {
-                "repoURL": repo.file_url(),
-                "path": "charts/web",
-                "targetRevision": "HEAD",
-                "helm": { "valueFiles": ["values-prod.yaml"] }
-            },
-            "destination": { "server": IN_CLUSTER, "namespace": dest },
-            "syncPolicy": { "automated": { "prune": true } }
-        }
-    }))?;
-    caravel.apps().create(&PostParams::default(), &app).await?;
+    create_helm_app(
+        &caravel,
+        "web-prod",
+        json!({
+            "repoURL": repo.file_url(),
+            "path": "charts/web",
+            "targetRevision": "HEAD",
+            "helm": { "valueFiles": ["values-prod.yaml"] }
+        }),
+        &dest,
+        json!({ "automated": { "prune": true } }),
+    )
+    .await?;
     let synced = caravel
         .wait_app(
             "web-prod",
@@ -152,6 +179,17 @@ async fn a_chart_with_prod_value_files_syncs_and_follows_value_changes() -> Resu
     assert_eq!(
         data.get("namespace").map(String::as_str),
         Some(dest.as_str())
+    );
+    // .Capabilities describe the destination cluster (the test control
+    // plane runs Kubernetes v1.20), not Helm's defaults (v1.36).
+    assert!(
+        data.get("kubeVersion")
+            .is_some_and(|v| v.starts_with("v1.20.")),
+        "{data:?}"
+    );
+    assert_eq!(
+        data.get("servesDeployments").map(String::as_str),
+        Some("true")
     );
     assert_eq!(
         cm.metadata
@@ -224,30 +262,26 @@ async fn a_multi_source_app_reads_value_files_from_its_values_source() -> Result
         .create_repo_with("helm-env-values", values("from the values repo", 2))
         .await?;
     let dest = caravel.dest_namespace("helm-multi").await?;
-    let app: caravel_crd::application::Application = serde_json::from_value(json!({
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": { "name": "multi", "namespace": caravel.app_ns },
-        "spec": {
-            "project": "default",
-            "sources": [
-                {
-                    "repoURL": charts.file_url(),
-                    "path": "charts/web",
-                    "targetRevision": "HEAD",
-                    "helm": {
-                        "releaseName": "shop",
-                        "valueFiles": ["$values/envs/prod/web.yaml", "$values/envs/prod/missing.yaml"],
-                        "ignoreMissingValueFiles": true
-                    }
-                },
-                { "repoURL": values_repo.file_url(), "targetRevision": "HEAD", "ref": "values" }
-            ],
-            "destination": { "server": IN_CLUSTER, "namespace": dest },
-            "syncPolicy": { "automated": {} }
-        }
-    }))?;
-    caravel.apps().create(&PostParams::default(), &app).await?;
+    create_helm_app(
+        &caravel,
+        "multi",
+        json!([
+            {
+                "repoURL": charts.file_url(),
+                "path": "charts/web",
+                "targetRevision": "HEAD",
+                "helm": {
+                    "releaseName": "shop",
+                    "valueFiles": ["$values/envs/prod/web.yaml", "$values/envs/prod/missing.yaml"],
+                    "ignoreMissingValueFiles": true
+                }
+            },
+            { "repoURL": values_repo.file_url(), "targetRevision": "HEAD", "ref": "values" }
+        ]),
+        &dest,
+        json!({ "automated": {} }),
+    )
+    .await?;
     let synced = caravel
         .wait_app(
             "multi",
@@ -322,22 +356,19 @@ async fn value_files_outside_the_repository_fail_the_app_without_echoing_paths()
         .create_repo_with("helm-escape", chart_files(1, "x"))
         .await?;
     let dest = caravel.dest_namespace("helm-escape").await?;
-    let app: caravel_crd::application::Application = serde_json::from_value(json!({
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": { "name": "escape", "namespace": caravel.app_ns },
-        "spec": {
-            "project": "default",
-            "source": {
-                "repoURL": repo.file_url(),
-                "path": "charts/web",
-                "targetRevision": "HEAD",
-                "helm": { "valueFiles": ["../../../../etc/passwd"] }
-            },
-            "destination": { "server": IN_CLUSTER, "namespace": dest },
-        }
-    }))?;
-    caravel.apps().create(&PostParams::default(), &app).await?;
+    create_helm_app(
+        &caravel,
+        "escape",
+        json!({
+            "repoURL": repo.file_url(),
+            "path": "charts/web",
+            "targetRevision": "HEAD",
+            "helm": { "valueFiles": ["../../../../etc/passwd"] }
+        }),
+        &dest,
+        serde_json::Value::Null,
+    )
+    .await?;
     let failed = caravel
         .wait_app(
             "escape",

@@ -23,14 +23,75 @@ pub struct KindInfo {
 pub struct Cluster {
     client: Client,
     kinds: Arc<RwLock<HashMap<GroupVersionKind, KindInfo>>>,
+    capabilities: Arc<RwLock<Option<(std::time::Instant, Capabilities)>>>,
 }
+
+/// What Helm's `.Capabilities` reports for this cluster (Argo CD sends the
+/// destination's version and API versions with every render).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `v1.20.2`.
+    pub kube_version: String,
+    /// Every `group/version` and `group/version/Kind` served, sorted.
+    pub api_versions: Vec<String>,
+}
+
+/// How long discovered capabilities are reused.
+const CAPABILITIES_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Cluster {
     pub fn new(client: Client) -> Self {
         Self {
             client,
             kinds: Arc::default(),
+            capabilities: Arc::default(),
         }
+    }
+
+    /// The cluster's version and API versions, discovered at most every
+    /// five minutes; empty (Helm's defaults then apply) when discovery
+    /// fails.
+    pub async fn capabilities(&self) -> Capabilities {
+        if let Some((at, caps)) = self.capabilities.read().await.as_ref() {
+            if at.elapsed() < CAPABILITIES_TTL {
+                return caps.clone();
+            }
+        }
+        match self.discover_capabilities().await {
+            Ok(caps) => {
+                *self.capabilities.write().await = Some((std::time::Instant::now(), caps.clone()));
+                caps
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "discovering the cluster's API versions failed; Helm's defaults apply");
+                Capabilities::default()
+            }
+        }
+    }
+
+    async fn discover_capabilities(&self) -> Result<Capabilities, kube::Error> {
+        let version = self.client.apiserver_version().await?;
+        let discovery = kube::discovery::Discovery::new(self.client.clone())
+            .run()
+            .await?;
+        let mut api_versions = std::collections::BTreeSet::new();
+        for group in discovery.groups() {
+            for version in group.versions() {
+                let gv = if group.name().is_empty() {
+                    version.to_owned()
+                } else {
+                    format!("{}/{version}", group.name())
+                };
+                for (resource, _) in group.versioned_resources(version) {
+                    api_versions.insert(format!("{gv}/{}", resource.kind));
+                }
+                api_versions.insert(gv);
+            }
+        }
+        Ok(Capabilities {
+            kube_version: version.git_version,
+            api_versions: api_versions.into_iter().collect(),
+        })
     }
 
     pub fn client(&self) -> &Client {

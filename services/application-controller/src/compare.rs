@@ -156,6 +156,7 @@ pub fn check_destination(app: &Application) -> Result<(), String> {
 pub async fn fetch_desired(
     repo: &mut RepoServerServiceClient<caravel_grpc::TracedChannel>,
     repositories: &crate::repositories::Repositories,
+    capabilities: &crate::cluster::Capabilities,
     app: &Application,
     revision: Option<&str>,
     level: RefreshLevel,
@@ -173,6 +174,7 @@ pub async fn fetch_desired(
         let response = generate(
             repo,
             repository,
+            capabilities,
             app,
             source,
             revision,
@@ -211,7 +213,17 @@ pub async fn fetch_desired(
             continue;
         }
         let repository = repositories.get(&source.repo_url).await;
-        let response = generate(repo, repository, app, source, None, level, &refs).await?;
+        let response = generate(
+            repo,
+            repository,
+            capabilities,
+            app,
+            source,
+            None,
+            level,
+            &refs,
+        )
+        .await?;
         desired
             .manifests
             .extend(parse_manifests(&response.manifests)?);
@@ -235,9 +247,11 @@ pub async fn fetch_desired(
     Ok(desired)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn generate(
     repo: &mut RepoServerServiceClient<caravel_grpc::TracedChannel>,
     repository: Repository,
+    capabilities: &crate::cluster::Capabilities,
     app: &Application,
     source: &ApplicationSource,
     revision: Option<&str>,
@@ -253,8 +267,9 @@ async fn generate(
         no_cache: level.hard,
         no_revision_cache: level.resolve_revision,
         tracking_method: "annotation".into(),
+        kube_version: capabilities.kube_version.clone(),
+        api_versions: capabilities.api_versions.clone(),
         ref_sources: refs.clone(),
-        ..Default::default()
     };
     Ok(repo
         .generate_manifest(request)

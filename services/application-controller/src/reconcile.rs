@@ -272,8 +272,16 @@ async fn compare_app(
     level: RefreshLevel,
 ) -> Result<Comparison, Error> {
     let mut repo = ctx.repo.clone();
-    let desired =
-        compare::fetch_desired(&mut repo, &ctx.repositories, app, revision, level).await?;
+    let capabilities = ctx.cluster.capabilities().await;
+    let desired = compare::fetch_desired(
+        &mut repo,
+        &ctx.repositories,
+        &capabilities,
+        app,
+        revision,
+        level,
+    )
+    .await?;
     Ok(compare::compare(&ctx.live, &ctx.dry_runs, app, desired).await)
 }
 

@@ -211,12 +211,7 @@ impl State {
             return self.generate_chart_manifest(req, spec).await;
         }
         let access = repo_access(req.repo.clone())?;
-        let revision = if req.revision.is_empty() {
-            spec.source.target_revision.clone().unwrap_or_default()
-        } else {
-            req.revision.clone()
-        };
-        check_revision(&revision)?;
+        let revision = requested_revision(&req, &spec)?;
         let no_revision_cache = req.no_cache || req.no_revision_cache;
         let resolved = self
             .resolve_revision(&access, &revision, no_revision_cache)
@@ -262,12 +257,7 @@ impl State {
             .repo
             .clone()
             .ok_or_else(|| Error::InvalidArgument("repo is required".to_owned()))?;
-        let revision = if req.revision.is_empty() {
-            spec.source.target_revision.clone().unwrap_or_default()
-        } else {
-            req.revision.clone()
-        };
-        check_revision(&revision)?;
+        let revision = requested_revision(&req, &spec)?;
         let no_revision_cache = req.no_cache || req.no_revision_cache;
         let request = caravel_chart_source::ChartRequest {
             repo_url: spec.source.repo_url.clone(),
@@ -341,6 +331,18 @@ impl State {
             ref_revisions: ref_keys.into_iter().map(|(k, (_, c))| (k, c)).collect(),
         })
     }
+}
+
+/// The revision to render: the request's override (sync `--revision`,
+/// rollback), else the source's `targetRevision`; checked.
+fn requested_revision(req: &GenerateManifestRequest, spec: &SourceSpec) -> Result<String, Error> {
+    let revision = if req.revision.is_empty() {
+        spec.source.target_revision.clone().unwrap_or_default()
+    } else {
+        req.revision.clone()
+    };
+    check_revision(&revision)?;
+    Ok(revision)
 }
 
 /// A ref source in its mirror: name, mirror path, URL, commit.
