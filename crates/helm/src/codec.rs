@@ -24,7 +24,6 @@ use std::collections::BTreeMap;
 use caravel_gotemplate::{FuncError, Funcs, Value};
 use caravel_sprig::convert::{string_arg, want};
 
-use go_number::format_json;
 use yaml_emit::{emit_document, sort_keys, Node};
 use yaml_resolve::{resolve_plain, Resolved};
 
@@ -205,17 +204,8 @@ fn json_node_at(v: &Value, depth: usize) -> Result<Result<Node, String>, String>
         Value::Bool(b) => Ok(Node::Bool(*b)),
         Value::Int(i) => Ok(Node::Int(*i)),
         Value::Float(f) => {
-            if !f.is_finite() {
-                let name = if f.is_nan() {
-                    "NaN"
-                } else if *f > 0.0 {
-                    "+Inf"
-                } else {
-                    "-Inf"
-                };
-                return Err(format!("json: unsupported value: {name}"));
-            }
-            Ok(match resolve_plain(&format_json(*f)) {
+            let text = caravel_sprig::json::format_float(*f)?;
+            Ok(match resolve_plain(&text) {
                 Resolved::Int(i) => Node::Int(i),
                 Resolved::Uint(u) => Node::Uint(u),
                 _ => Node::Float(*f),

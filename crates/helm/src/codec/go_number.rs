@@ -1,5 +1,6 @@
-//! Go's float formatting as the codecs need it: `encoding/json`'s number
-//! text and `strconv.FormatFloat(f, 'g', -1, 64)`.
+//! Go's `strconv.FormatFloat(f, 'g', -1, 64)` as the YAML and TOML
+//! encoders need it (`encoding/json`'s number text is
+//! `caravel_sprig::json::format_float`).
 
 /// The shortest round-trip decimal digits of `f` (no sign) and the decimal
 /// exponent `dp`: the value is `0.DIGITS × 10^dp`.
@@ -63,24 +64,6 @@ pub(crate) fn format_g(f: f64) -> String {
     format!("{sign}{body}")
 }
 
-/// The number text `encoding/json` writes for a finite float64.
-pub(crate) fn format_json(f: f64) -> String {
-    let abs = f.abs();
-    let sign = if f.is_sign_negative() && f != 0.0 {
-        "-"
-    } else {
-        ""
-    };
-    let (digits, dp) = shortest_digits(f);
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        return format!("{sign}{}", exponent(&digits, dp, 1));
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0" } else { "0" }.to_owned();
-    }
-    format!("{sign}{}", fixed(&digits, dp))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,17 +79,5 @@ mod tests {
         assert_eq!(format_g(1.5e300), "1.5e+300");
         assert_eq!(format_g(-0.0), "-0");
         assert_eq!(format_g(f64::NEG_INFINITY), "-.inf");
-    }
-
-    #[test]
-    fn json_numbers_use_exponents_outside_1e_minus_6_to_1e21() {
-        assert_eq!(format_json(1e6), "1000000");
-        assert_eq!(format_json(1e21), "1e+21");
-        assert_eq!(format_json(1e20), "100000000000000000000");
-        assert_eq!(format_json(1e-7), "1e-7");
-        assert_eq!(format_json(0.000001), "0.000001");
-        assert_eq!(format_json(-2.5), "-2.5");
-        assert_eq!(format_json(9.223372036854776e18), "9223372036854776000");
-        assert_eq!(format_json(-0.0), "-0");
     }
 }

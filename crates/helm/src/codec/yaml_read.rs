@@ -413,16 +413,8 @@ fn to_json_value(v: &GoValue) -> Result<Value, String> {
         GoValue::Int(i) => Value::Float(*i as f64),
         GoValue::Uint(u) => Value::Float(*u as f64),
         GoValue::Float(f) => {
-            if !f.is_finite() {
-                let name = if f.is_nan() {
-                    "NaN"
-                } else if *f > 0.0 {
-                    "+Inf"
-                } else {
-                    "-Inf"
-                };
-                return Err(format!("json: unsupported value: {name}"));
-            }
+            // JSON cannot hold NaN or infinities; Go's message.
+            caravel_sprig::json::format_float(*f)?;
             Value::Float(*f)
         }
         GoValue::Str(s) => Value::from(s.as_str()),
