@@ -72,25 +72,8 @@ async fn charts_from_a_helm_repository_and_an_oci_registry_sync_the_highest_matc
 ) -> Result<()> {
     let caravel = Caravel::start("helm-repo").await?;
 
-    // An HTTP chart repository with four versions.
-    let server = ChartRepoServer::start(None).await?;
-    let mut entries = Vec::new();
-    let mut urls = Vec::new();
-    for version in VERSIONS {
-        let archive = chart_archive("app-v2", version)?;
-        let path = format!("/charts/app-v2-{version}.tgz");
-        let digest = sha256_hex(&archive);
-        server.file(&path, archive);
-        urls.push((version.to_string(), format!("{}{path}", server.url), digest));
-    }
-    for (version, url, digest) in &urls {
-        entries.push((version.as_str(), url.as_str(), Some(digest.as_str())));
-    }
-    server.file("/index.yaml", index_yaml("app-v2", &entries));
-    let http_dest = caravel.dest_namespace("helm-http").await?;
-    chart_app(&caravel, "from-http", &server.url, &http_dest).await?;
-
-    // An OCI registry with the same versions, pushed by real Helm.
+    // An OCI registry with the same versions, pushed by real Helm, and its
+    // repository Secret (created before any app, as a user would).
     let registry = Registry::start(None).await?;
     registry.push("app-v2", VERSIONS)?;
     let oci_url = format!("oci://{}/charts", registry.host);
@@ -111,6 +94,24 @@ async fn charts_from_a_helm_repository_and_an_oci_registry_sync_the_highest_matc
     Api::<Secret>::namespaced(caravel.client.clone(), &caravel.app_ns)
         .create(&PostParams::default(), &secret)
         .await?;
+    // An HTTP chart repository with four versions.
+    let server = ChartRepoServer::start(None).await?;
+    let mut entries = Vec::new();
+    let mut urls = Vec::new();
+    for version in VERSIONS {
+        let archive = chart_archive("app-v2", version)?;
+        let path = format!("/charts/app-v2-{version}.tgz");
+        let digest = sha256_hex(&archive);
+        server.file(&path, archive);
+        urls.push((version.to_string(), format!("{}{path}", server.url), digest));
+    }
+    for (version, url, digest) in &urls {
+        entries.push((version.as_str(), url.as_str(), Some(digest.as_str())));
+    }
+    server.file("/index.yaml", index_yaml("app-v2", &entries));
+    let http_dest = caravel.dest_namespace("helm-http").await?;
+    chart_app(&caravel, "from-http", &server.url, &http_dest).await?;
+
     let oci_dest = caravel.dest_namespace("helm-oci").await?;
     chart_app(&caravel, "from-oci", &oci_url, &oci_dest).await?;
 

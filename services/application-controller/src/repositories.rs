@@ -13,17 +13,44 @@ use kube::{Api, Client};
 /// The label Argo CD puts on repository Secrets.
 pub const SECRET_TYPE_LABEL: &str = "argocd.argoproj.io/secret-type";
 
+/// How long a listing of repository Secrets is reused: every render asks
+/// for credentials, and a Secret edit shows up within this time.
+const LISTING_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A listing of repository Secrets and when it was made.
+type Listing = Option<(std::time::Instant, Vec<Secret>)>;
+
 /// Reads repository Secrets from one namespace.
 #[derive(Clone)]
 pub struct Repositories {
     secrets: Api<Secret>,
+    listing: std::sync::Arc<tokio::sync::Mutex<Listing>>,
 }
 
 impl Repositories {
     pub fn new(client: Client, namespace: &str) -> Self {
         Repositories {
             secrets: Api::namespaced(client, namespace),
+            listing: Default::default(),
         }
+    }
+
+    /// The repository Secrets, listed at most every [`LISTING_TTL`].
+    async fn secrets(&self) -> Result<Vec<Secret>, kube::Error> {
+        let mut listing = self.listing.lock().await;
+        if let Some((at, secrets)) = listing.as_ref() {
+            if at.elapsed() < LISTING_TTL {
+                return Ok(secrets.clone());
+            }
+        }
+        let selector = format!("{SECRET_TYPE_LABEL}=repository");
+        let secrets = self
+            .secrets
+            .list(&ListParams::default().labels(&selector))
+            .await?
+            .items;
+        *listing = Some((std::time::Instant::now(), secrets.clone()));
+        Ok(secrets)
     }
 
     /// The repository for `url`: its credentials when a repository Secret
@@ -33,13 +60,8 @@ impl Repositories {
             repo: url.to_owned(),
             ..Default::default()
         };
-        let selector = format!("{SECRET_TYPE_LABEL}=repository");
-        let secrets = match self
-            .secrets
-            .list(&ListParams::default().labels(&selector))
-            .await
-        {
-            Ok(list) => list.items,
+        let secrets = match self.secrets().await {
+            Ok(secrets) => secrets,
             Err(e) => {
                 tracing::warn!(error = %e, "listing repository secrets failed; using no credentials");
                 return repository;
