@@ -21,12 +21,32 @@ const MAX_ENTRY_BYTES: u64 = 256 * 1024 * 1024;
 pub enum AppStateError {
     #[error("invalid redis url: {0}")]
     Url(redis::RedisError),
+    #[error("invalid redis url: {0}")]
+    InvalidUrl(String),
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
     #[error("redis did not answer within {0:?}")]
     Timeout(Duration),
     #[error("app state entry is corrupt: {0}")]
     Corrupt(String),
+}
+
+/// `url` with its password set to `password` (percent-encoded, so a
+/// password read from a Secret may hold any character). The password never
+/// appears in the error.
+pub fn redis_url_with_password(url: &str, password: Option<&str>) -> Result<String, AppStateError> {
+    let Some(password) = password.filter(|p| !p.is_empty()) else {
+        return Ok(url.to_owned());
+    };
+    let mut parsed =
+        url::Url::parse(url).map_err(|e| AppStateError::InvalidUrl(format!("not a URL ({e})")))?;
+    let encoded =
+        percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+    parsed
+        .set_password(Some(&encoded))
+        .map_err(|()| AppStateError::InvalidUrl("it cannot carry a password".into()))?;
+    Ok(parsed.into())
 }
 
 /// One resource the app manages, as compared by the controller. JSON states
@@ -145,5 +165,41 @@ async fn timed<T>(
     match tokio::time::timeout(REDIS_TIMEOUT, fut).await {
         Ok(r) => Ok(r?),
         Err(_) => Err(AppStateError::Timeout(REDIS_TIMEOUT)),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_from_a_secret_reaches_redis_unchanged() {
+        let password = "p@ss:w/rd%20?#";
+        let url = redis_url_with_password("redis://caravel-redis:6379/0", Some(password)).unwrap();
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let info = client.get_connection_info();
+        assert_eq!(info.redis_settings().password(), Some(password));
+        assert_eq!(info.redis_settings().db(), 0);
+        assert_eq!(
+            info.addr().to_string(),
+            "caravel-redis:6379",
+            "host and port are kept"
+        );
+    }
+
+    #[test]
+    fn without_a_password_the_url_is_kept_and_bad_urls_do_not_echo_the_password() {
+        assert_eq!(
+            redis_url_with_password("redis://:old@r:6379/1", None).unwrap(),
+            "redis://:old@r:6379/1"
+        );
+        assert_eq!(
+            redis_url_with_password("redis://r:6379", Some("")).unwrap(),
+            "redis://r:6379"
+        );
+        let err = redis_url_with_password("not a url", Some("hunter2")).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(err.to_string().contains("invalid redis url"), "{err}");
     }
 }

@@ -110,6 +110,27 @@ fn tokio_stream_incoming(
     tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
+// === http health ===
+
+/// Binds `addr` and serves `GET /healthz` (200 "ok") there in the
+/// background: the endpoint Kubernetes readiness and liveness probes call,
+/// as Argo CD's components expose `/healthz`. The process answers only once
+/// it has started, and stops answering when it exits.
+pub async fn spawn_http_health(
+    addr: std::net::SocketAddr,
+) -> std::io::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "health endpoint stopped");
+        }
+    });
+    tracing::info!(addr = %bound, "health endpoint listening");
+    Ok(bound)
+}
+
 // === client ===
 
 /// Adds the current span's W3C trace context to outgoing requests.

@@ -12,6 +12,7 @@ pub mod apps;
 pub mod delete;
 pub mod error;
 pub mod history;
+pub mod init_secrets;
 pub mod resources;
 pub mod rollback;
 pub mod service;
@@ -171,6 +172,17 @@ pub async fn run(
         .await?
         .serve(listener, shutdown)
         .await
+}
+
+/// `init-secrets`: makes sure the install's generated Secrets exist (see
+/// [`init_secrets`]).
+pub async fn init_secrets(
+    kubeconfig: Option<&std::path::Path>,
+    namespace: &str,
+    secrets: &[init_secrets::GeneratedSecret],
+) -> Result<Vec<(String, init_secrets::Outcome)>, Error> {
+    let client = kube_client(kubeconfig).await?;
+    init_secrets::ensure(client, namespace, secrets).await
 }
 
 async fn kube_client(kubeconfig: Option<&std::path::Path>) -> Result<kube::Client, Error> {

@@ -61,8 +61,13 @@ pub struct Opt {
     pub sync_wave_delay: Duration,
 
     /// Redis URL for publishing app state to the api-server (optional).
-    #[arg(long, env = "CARAVEL_REDIS_URL")]
+    #[arg(long, env = "CARAVEL_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+
+    /// Redis password, replacing any in --redis-url (the chart reads it from
+    /// a Secret).
+    #[arg(long, env = "CARAVEL_REDIS_PASSWORD", hide_env_values = true)]
+    pub redis_password: Option<String>,
 
     /// Prefix of every Redis key this controller writes.
     #[arg(long, env = "CARAVEL_REDIS_KEY_PREFIX", default_value = "caravel")]
@@ -94,14 +99,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
     let client = kube_client(opt.kubeconfig.as_deref()).await?;
-    let health = tokio::net::TcpListener::bind(opt.health_listen).await?;
+    caravel_grpc::spawn_http_health(opt.health_listen).await?;
     tracing::info!(
         namespace = %opt.namespace,
         repo_server = %opt.repo_server,
         resync = ?opt.app_resync_period,
         "starting application controller"
     );
-    tokio::spawn(serve_health(health));
     reconcile::run(client, opt, shutdown).await
 }
 
@@ -115,11 +119,4 @@ async fn kube_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kub
         None => kube::Config::infer().await?,
     };
     Ok(kube::Client::try_from(config)?)
-}
-
-async fn serve_health(listener: tokio::net::TcpListener) {
-    let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
-    if let Err(e) = axum::serve(listener, app).await {
-        tracing::error!(error = %e, "health endpoint stopped");
-    }
 }

@@ -69,7 +69,11 @@ pub async fn run(
     let repo = RepoServerServiceClient::new(caravel_grpc::channel(&opt.repo_server)?)
         .max_decoding_message_size(256 * 1024 * 1024);
     let app_state = match &opt.redis_url {
-        Some(url) => Some(AppStateCache::connect(url, &opt.redis_key_prefix).await?),
+        Some(url) => {
+            let url =
+                caravel_appstate::redis_url_with_password(url, opt.redis_password.as_deref())?;
+            Some(AppStateCache::connect(&url, &opt.redis_key_prefix).await?)
+        }
         None => None,
     };
     let apps: Api<Application> = Api::namespaced(client.clone(), &opt.namespace);

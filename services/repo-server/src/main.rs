@@ -26,6 +26,14 @@ struct Opt {
     )]
     listen: SocketAddr,
 
+    /// Address of the HTTP health endpoint (`/healthz`) for probes.
+    #[arg(
+        long,
+        env = "CARAVEL_REPO_SERVER_HEALTH_LISTEN",
+        default_value = "0.0.0.0:8084"
+    )]
+    health_listen: SocketAddr,
+
     /// Directory holding one bare mirror per repository
     /// (default: caravel-repo-cache under the system temp directory).
     #[arg(long, env = "CARAVEL_REPO_CACHE_DIR")]
@@ -48,6 +56,11 @@ struct Opt {
     #[arg(long, env = "CARAVEL_REDIS_URL", hide_env_values = true)]
     redis_url: Option<String>,
 
+    /// Redis password, replacing any in --redis-url (the chart reads it from
+    /// a Secret).
+    #[arg(long, env = "CARAVEL_REDIS_PASSWORD", hide_env_values = true)]
+    redis_password: Option<String>,
+
     /// Prefix of every Redis key the repo-server writes.
     #[arg(long, env = "CARAVEL_REDIS_KEY_PREFIX", default_value = "caravel")]
     redis_key_prefix: String,
@@ -68,19 +81,25 @@ struct Opt {
 }
 
 impl Opt {
-    fn config(self) -> Config {
-        Config {
+    fn config(self) -> anyhow::Result<Config> {
+        let redis_url = self
+            .redis_url
+            .map(|url| {
+                caravel_appstate::redis_url_with_password(&url, self.redis_password.as_deref())
+            })
+            .transpose()?;
+        Ok(Config {
             repo_cache_dir: self
                 .repo_cache_dir
                 .unwrap_or_else(caravel_repo_server::default_repo_cache_dir),
             revision_cache_ttl: self.revision_cache_ttl,
             manifest_cache_ttl: self.manifest_cache_ttl,
             manifest_memory_cache_size: self.manifest_memory_cache_size,
-            redis_url: self.redis_url,
+            redis_url,
             redis_key_prefix: self.redis_key_prefix,
             cache_signing_key: self.cache_signing_key,
             max_combined_directory_manifests_size: self.max_combined_directory_manifests_size,
-        }
+        })
     }
 }
 
@@ -90,9 +109,13 @@ async fn main() -> anyhow::Result<()> {
     let _telemetry = caravel_telemetry::init("caravel-repo-server", &opt.telemetry)
         .context("starting telemetry")?;
     let listen = opt.listen;
+    caravel_grpc::spawn_http_health(opt.health_listen)
+        .await
+        .with_context(|| format!("binding {}", opt.health_listen))?;
+    let config = opt.config()?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
-    caravel_repo_server::run(opt.config(), listener, caravel_grpc::shutdown_signal()).await?;
+    caravel_repo_server::run(config, listener, caravel_grpc::shutdown_signal()).await?;
     Ok(())
 }
