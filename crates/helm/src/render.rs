@@ -170,6 +170,24 @@ pub fn render(
         Some(v) => KubeVersion::parse(v).map_err(RenderError::Template)?,
         None => KubeVersion::parse(objects::DEFAULT_KUBE_VERSION).map_err(RenderError::Template)?,
     };
+    // Helm's renderResources: the chart's `kubeVersion` range must admit
+    // the cluster's version (an unparsable range admits nothing).
+    let required = &chart.metadata.kube_version;
+    if !required.is_empty() {
+        let compatible = match (
+            caravel_semver::Constraints::parse(required),
+            caravel_semver::Version::parse(&kube_version.version),
+        ) {
+            (Ok(range), Ok(version)) => range.matches(&version),
+            _ => false,
+        };
+        if !compatible {
+            return Err(RenderError::Template(format!(
+                "chart requires kubeVersion: {required} which is incompatible with Kubernetes {}",
+                kube_version.version
+            )));
+        }
+    }
     let mut api_versions: Vec<String> = objects::DEFAULT_API_VERSIONS
         .iter()
         .map(|v| (*v).to_owned())
