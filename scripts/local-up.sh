@@ -14,6 +14,8 @@ export CARAVEL_CACHE="${CARAVEL_CACHE:-$HOME/.cache/caravel}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CARAVEL_CACHE/target}"
 state="${CARAVEL_LOCAL_STATE:-$CARAVEL_CACHE/local}"
 bin="$CARGO_TARGET_DIR/debug"
+# kubectl v1.20.2, built by scripts/deps.sh with the control plane.
+export PATH="$CARAVEL_CACHE/envtest/v1.20.2:$PATH"
 
 stop_all() {
   if [ -d "$state/pids" ]; then
@@ -51,14 +53,15 @@ for _ in $(seq 1 120); do [ -f "$state/env" ] && break; sleep 1; done
 # shellcheck disable=SC1091
 source "$state/env"
 
-kubectl apply -f deploy/crds/ >/dev/null
+kubectl apply -f helm/caravel/crds/ >/dev/null
 kubectl create namespace argocd --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 
 echo "==> starting repo-server, application-controller and api-server"
-start repo-server "$bin/caravel-repo-server" --listen 127.0.0.1:8081 --repo-cache-dir "$state/repos"
+start repo-server "$bin/caravel-repo-server" --listen 127.0.0.1:8081 --health-listen 127.0.0.1:8084 \
+  --repo-cache-dir "$state/repos"
 start application-controller "$bin/caravel-application-controller" --repo-server 127.0.0.1:8081 \
   --health-listen 127.0.0.1:8082 --app-resync-period 30s --app-resync-jitter 5s
-start api-server "$bin/caravel-api-server" --listen 127.0.0.1:8080
+start api-server "$bin/caravel-api-server" --listen 127.0.0.1:8080 --health-listen 127.0.0.1:8083
 
 echo "==> pushing the example App-of-Apps to a local git repository"
 repo="$state/git/apps.git"
@@ -67,7 +70,7 @@ rm -rf "$state/git"
 mkdir -p "$work"
 cp -r deploy/examples/app-of-apps/. "$work/"
 url="file://$repo"
-sed -i "s#REPO_URL#$url#g" "$work"/root.yaml "$work"/apps/*.yaml
+sed -i "s#REPO_URL#$url#g" "$work"/root.yaml "$work"/environments/argocd/apps/*.yaml
 git -C "$work" init -q -b main
 git -C "$work" add -A
 git -C "$work" -c user.name=caravel -c user.email=caravel@localhost commit -qm "example app-of-apps"

@@ -226,7 +226,7 @@ impl TestEnv {
 
     /// Runs `kubectl` against the test cluster; returns stdout.
     pub async fn kubectl(&self, args: &[&str]) -> Result<String> {
-        let output = tokio::process::Command::new("kubectl")
+        let output = tokio::process::Command::new(kubectl_binary())
             .args(args)
             .env("KUBECONFIG", &self.kubeconfig_path)
             .output()
@@ -298,5 +298,16 @@ fn remove_stale_run_dirs() {
         if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = std::fs::remove_dir_all(entry.path());
         }
+    }
+}
+
+/// kubectl v1.20.2, built by `scripts/deps.sh` next to the control plane
+/// (a fresh machine has no other); `kubectl` from PATH if it is missing.
+pub fn kubectl_binary() -> PathBuf {
+    let built = crate::control_plane::default_envtest_dir().join("kubectl");
+    if built.is_file() {
+        built
+    } else {
+        PathBuf::from("kubectl")
     }
 }

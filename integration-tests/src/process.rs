@@ -72,6 +72,7 @@ pub struct ProcessSpec {
     args: Vec<OsString>,
     envs: Vec<(OsString, OsString)>,
     env_removes: Vec<OsString>,
+    env_clear: bool,
     current_dir: Option<PathBuf>,
     log_path: PathBuf,
 }
@@ -90,6 +91,7 @@ impl ProcessSpec {
             args: Vec::new(),
             envs: Vec::new(),
             env_removes: Vec::new(),
+            env_clear: false,
             current_dir: None,
             log_path: log_path.into(),
         }
@@ -125,6 +127,12 @@ impl ProcessSpec {
         self
     }
 
+    /// Starts the child with no inherited environment: only what `env` sets.
+    pub fn env_clear(mut self) -> Self {
+        self.env_clear = true;
+        self
+    }
+
     pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.current_dir = Some(dir.into());
         self
@@ -149,6 +157,9 @@ impl ProcessSpec {
             // Own process group: a Ctrl-C in a terminal reaches only the
             // parent, which then stops the children in order.
             .process_group(0);
+        if self.env_clear {
+            command.env_clear();
+        }
         for key in &self.env_removes {
             command.env_remove(key);
         }

@@ -24,7 +24,7 @@ pub async fn env() -> Result<&'static TestEnv> {
     caravel_integration_tests::install_crypto_provider();
     let env = shared().await?;
     CRDS.get_or_try_init(|| async {
-        let dir = workspace().join("deploy/crds");
+        let dir = workspace().join("helm/caravel/crds");
         env.kubectl(&["apply", "-f", dir.to_str().context("crd path")?])
             .await?;
         // kubectl errors (rather than waits) while a new CRD has no
@@ -52,6 +52,25 @@ pub async fn env() -> Result<&'static TestEnv> {
     Ok(env)
 }
 
+/// Every file under `dir`, as (path relative to `dir`, content), sorted.
+pub fn files_under(dir: &std::path::Path) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(dir)?.to_string_lossy().into_owned();
+                out.push((relative, std::fs::read_to_string(&path)?));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -63,6 +82,10 @@ pub struct Options {
     pub otlp: bool,
     /// Start the api-server too (only the CLI tests need it).
     pub api_server: bool,
+    /// Extra controller flags (e.g. `--resource-namespaces`).
+    pub controller_args: Vec<String>,
+    /// The controller's kubeconfig, instead of the admin one.
+    pub controller_kubeconfig: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -71,6 +94,8 @@ impl Default for Options {
             resync: "5s",
             otlp: false,
             api_server: false,
+            controller_args: Vec::new(),
+            controller_kubeconfig: None,
         }
     }
 }
@@ -128,6 +153,7 @@ impl Caravel {
                 .args(["--redis-url", &redis.url()])
                 .args(["--redis-key-prefix", &redis_prefix])
                 .args(["--cache-signing-key", "integration-test-key"])
+                .args(["--health-listen", &format!("127.0.0.1:{}", free_port()?)])
                 .arg("--repo-cache-dir")
                 .arg(dir.join("repos")),
         )
@@ -147,7 +173,8 @@ impl Caravel {
             .args(["--redis-key-prefix", &redis_prefix])
             .args(["--health-listen", &format!("127.0.0.1:{health_port}")])
             .arg("--kubeconfig")
-            .arg(&kubeconfig),
+            .arg(opts.controller_kubeconfig.as_ref().unwrap_or(&kubeconfig))
+            .args(&opts.controller_args),
         );
         let controller = controller_spec.clone().spawn()?;
 
@@ -155,6 +182,7 @@ impl Caravel {
             let p = with_otel(
                 ProcessSpec::cargo_binary("caravel-api-server", dir.join("api-server.log"))?
                     .args(["--listen", &api_server_addr])
+                    .args(["--health-listen", &format!("127.0.0.1:{}", free_port()?)])
                     .args(["--namespace", &app_ns])
                     .args(["--redis-url", &redis.url()])
                     .args(["--redis-key-prefix", &redis_prefix])

@@ -9,10 +9,13 @@ mod common;
 
 mod app_of_apps;
 mod cache;
+mod chart;
 mod cli;
 mod crds;
 mod deletion;
+mod dockerfile;
 mod errors;
+mod examples;
 mod helm;
 mod helm_repo;
 mod hooks;

@@ -29,7 +29,7 @@ async fn env() -> anyhow::Result<&'static TestEnv> {
     caravel_integration_tests::install_crypto_provider();
     let env = caravel_integration_tests::shared().await?;
     CRDS.get_or_try_init(|| async {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../helm/caravel/crds");
         env.kubectl(&["apply", "-f", dir.to_str().context("crd path")?])
             .await?;
         // kubectl errors (rather than waits) while a new CRD has no status
