@@ -73,14 +73,7 @@ async fn a_root_app_creates_children_wave_by_wave_and_prunes_a_removed_child() -
     repo.commit_files(files).await?;
 
     let mut rec = Recorder::new();
-    rec.watch(caravel.apps(), |a: &caravel_crd::Application| {
-        let name = a.metadata.name.clone().unwrap_or_default();
-        let mut states = vec![format!("app/{name} created")];
-        if health_status(a) == "Healthy" {
-            states.push(format!("app/{name} healthy"));
-        }
-        states
-    });
+    rec.watch(caravel.apps(), app_created_and_healthy);
     caravel
         .create_app(
             "root",
@@ -116,9 +109,7 @@ async fn a_root_app_creates_children_wave_by_wave_and_prunes_a_removed_child() -
             "root",
             Duration::from_secs(60),
             "root Synced and Healthy",
-            |a| {
-                sync_status(a) == "Synced" && health_status(a) == "Healthy" && a.operation.is_none()
-            },
+            synced_healthy_and_idle,
         )
         .await?;
 

@@ -353,6 +353,22 @@ impl Caravel {
     }
 }
 
+/// What a [`Recorder`] notes about an Application: `app/<name> created`,
+/// and `app/<name> healthy` once it is.
+pub fn app_created_and_healthy(a: &Application) -> Vec<String> {
+    let name = a.metadata.name.clone().unwrap_or_default();
+    let mut states = vec![format!("app/{name} created")];
+    if health_status(a) == "Healthy" {
+        states.push(format!("app/{name} healthy"));
+    }
+    states
+}
+
+/// Synced, Healthy and no operation running.
+pub fn synced_healthy_and_idle(a: &Application) -> bool {
+    sync_status(a) == "Synced" && health_status(a) == "Healthy" && a.operation.is_none()
+}
+
 /// The operation's message (`status.operationState.message`), or "".
 pub fn operation_message(app: &Application) -> &str {
     app.status

@@ -45,14 +45,7 @@ async fn the_app_of_apps_example_syncs_every_environment_with_its_values() -> Re
     repo.commit_files(files).await?;
 
     let mut rec = Recorder::new();
-    rec.watch(caravel.apps(), |a: &Application| {
-        let name = a.metadata.name.clone().unwrap_or_default();
-        let mut states = vec![format!("app/{name} created")];
-        if health_status(a) == "Healthy" {
-            states.push(format!("app/{name} healthy"));
-        }
-        states
-    });
+    rec.watch(caravel.apps(), app_created_and_healthy);
     let root: Application = caravel_yaml::from_str(&root_yaml)?;
     caravel.apps().create(&PostParams::default(), &root).await?;
 
@@ -71,9 +64,7 @@ async fn the_app_of_apps_example_syncs_every_environment_with_its_values() -> Re
             "root",
             Duration::from_secs(60),
             "root Synced and Healthy",
-            |a| {
-                sync_status(a) == "Synced" && health_status(a) == "Healthy" && a.operation.is_none()
-            },
+            synced_healthy_and_idle,
         )
         .await?;
     assert_eq!(
@@ -140,9 +131,7 @@ async fn the_self_managed_example_deploys_caravels_own_chart_from_git() -> Resul
             "caravel",
             Duration::from_secs(180),
             "Synced and Healthy",
-            |a| {
-                sync_status(a) == "Synced" && health_status(a) == "Healthy" && a.operation.is_none()
-            },
+            synced_healthy_and_idle,
         )
         .await?;
     let deployments = Api::<Deployment>::namespaced(caravel.client.clone(), &dest)
