@@ -19,6 +19,7 @@ mod examples;
 mod helm;
 mod helm_repo;
 mod hooks;
+mod namespaced;
 mod options;
 mod ownership;
 mod retry;

@@ -1,7 +1,8 @@
 //! The destination cluster: API discovery (GroupVersionKind → resource and
-//! scope) cached per kind, and the dynamic API for any kind.
+//! scope) cached per kind, the dynamic API for any kind, and which
+//! namespaces the controller may manage (all, or a list: namespaced mode).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
@@ -24,6 +25,7 @@ pub struct Cluster {
     client: Client,
     kinds: Arc<RwLock<HashMap<GroupVersionKind, KindInfo>>>,
     capabilities: Arc<RwLock<Option<(std::time::Instant, Capabilities)>>>,
+    namespaces: Arc<ManagedNamespaces>,
 }
 
 /// What Helm's `.Capabilities` reports for this cluster (Argo CD sends the
@@ -45,7 +47,19 @@ impl Cluster {
             client,
             kinds: Arc::default(),
             capabilities: Arc::default(),
+            namespaces: Arc::default(),
         }
+    }
+
+    /// Restricts the controller to `namespaces` (cluster-wide by default).
+    pub fn managing(mut self, namespaces: ManagedNamespaces) -> Self {
+        self.namespaces = Arc::new(namespaces);
+        self
+    }
+
+    /// The namespaces whose objects the controller watches and changes.
+    pub fn namespaces(&self) -> &ManagedNamespaces {
+        &self.namespaces
     }
 
     /// The cluster's version and API versions, discovered at most every
@@ -129,6 +143,112 @@ impl Cluster {
     }
 }
 
+// === managed namespaces ===
+
+/// The namespaces whose objects the controller watches and changes: every
+/// namespace (Argo CD's default), or only listed ones (Argo CD's namespaced
+/// mode: a cluster with `namespaces` set and no `clusterResources`), for
+/// credentials that carry namespace-scoped rights only. In namespaced mode
+/// cluster-scoped objects are refused, as Argo CD refuses them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ManagedNamespaces {
+    #[default]
+    All,
+    Only(BTreeSet<String>),
+}
+
+impl ManagedNamespaces {
+    /// All namespaces when `list` has no names (empty entries are
+    /// ignored), else namespaced mode.
+    pub fn new(list: &[String]) -> Self {
+        let names: BTreeSet<String> = list.iter().filter(|n| !n.is_empty()).cloned().collect();
+        if names.is_empty() {
+            Self::All
+        } else {
+            Self::Only(names)
+        }
+    }
+
+    /// Whether objects in namespace `ns` may be managed.
+    pub fn manages(&self, ns: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(list) => list.contains(ns),
+        }
+    }
+
+    /// Where objects of a kind are watched: `None` is one cluster-wide
+    /// watch, `Some(ns)` one watch in `ns`. Cluster-scoped kinds are not
+    /// watched at all in namespaced mode.
+    pub fn watch_scopes(&self, namespaced_kind: bool) -> Vec<Option<String>> {
+        match self {
+            Self::All => vec![None],
+            Self::Only(list) if namespaced_kind => list.iter().cloned().map(Some).collect(),
+            Self::Only(_) => Vec::new(),
+        }
+    }
+
+    /// Whether object `kind`/`name` (in `namespace`, for namespaced kinds)
+    /// may be managed; the refusal says why, in Argo CD's words.
+    pub fn permits(
+        &self,
+        kind: &str,
+        name: &str,
+        namespace: Option<&str>,
+        namespaced_kind: bool,
+    ) -> Result<(), String> {
+        let Self::Only(list) = self else {
+            return Ok(());
+        };
+        match namespace.filter(|_| namespaced_kind) {
+            None => Err(format!(
+                "cluster level {kind} {name:?} can not be managed when in namespaced mode (this controller manages only namespaces {})",
+                self.describe()
+            )),
+            Some(ns) if !list.contains(ns) => Err(format!(
+                "namespace {ns:?} for {kind} {name:?} is not managed (this controller manages only namespaces {})",
+                self.describe()
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// `a, b` in namespaced mode, `all` otherwise.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::All => "all".to_owned(),
+            Self::Only(list) => list
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
+
+/// Parses one entry of `--resource-namespaces`: a namespace name, which
+/// Kubernetes requires to be an RFC 1123 label. An empty entry stays empty
+/// (and is ignored), so an empty variable means cluster-wide.
+pub fn parse_namespace_name(s: &str) -> Result<String, String> {
+    let name = s.trim();
+    if name.is_empty() {
+        return Ok(String::new());
+    }
+    let valid = name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if valid {
+        Ok(name.to_owned())
+    } else {
+        Err(format!(
+            "{name:?} is not a namespace name: it must be 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit (RFC 1123 label)"
+        ))
+    }
+}
+
 pub fn gvk_label(gvk: &GroupVersionKind) -> String {
     if gvk.group.is_empty() {
         format!("{}/{}", gvk.version, gvk.kind)
@@ -146,4 +266,83 @@ pub fn gvk_of(obj: &serde_json::Value) -> Option<GroupVersionKind> {
         None => ("", api_version),
     };
     Some(GroupVersionKind::gvk(group, version, kind))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn only(list: &[&str]) -> ManagedNamespaces {
+        ManagedNamespaces::new(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn namespace_names_must_be_rfc_1123_labels() {
+        assert_eq!(parse_namespace_name("team-a").unwrap(), "team-a");
+        assert_eq!(parse_namespace_name(" prod1 ").unwrap(), "prod1");
+        assert_eq!(parse_namespace_name("0").unwrap(), "0");
+        assert_eq!(parse_namespace_name(&"a".repeat(63)).unwrap().len(), 63);
+        assert_eq!(
+            parse_namespace_name(" ").unwrap(),
+            "",
+            "empty entries are ignored"
+        );
+        for bad in ["Team-a", "team_a", "-a", "a-", "a.b", "ä", &"a".repeat(64)] {
+            let e = parse_namespace_name(bad).unwrap_err();
+            assert!(e.contains("RFC 1123"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_empty_list_means_every_namespace() {
+        let all = ManagedNamespaces::new(&[]);
+        assert_eq!(all, ManagedNamespaces::All);
+        assert_eq!(
+            ManagedNamespaces::new(&[String::new()]),
+            ManagedNamespaces::All
+        );
+        assert!(all.manages("anything"));
+        assert_eq!(all.watch_scopes(true), vec![None]);
+        assert_eq!(all.watch_scopes(false), vec![None]);
+        assert!(all.permits("ClusterRole", "admin", None, false).is_ok());
+        assert!(all.permits("ConfigMap", "cm", Some("x"), true).is_ok());
+    }
+
+    #[test]
+    fn namespaced_mode_watches_each_listed_namespace_and_no_cluster_scoped_kind() {
+        let ns = only(&["b", "a", "", "b"]);
+        assert!(ns.manages("a") && ns.manages("b") && !ns.manages("c"));
+        assert_eq!(
+            ns.watch_scopes(true),
+            vec![Some("a".to_owned()), Some("b".to_owned())]
+        );
+        assert!(ns.watch_scopes(false).is_empty());
+        assert_eq!(ns.describe(), "a, b");
+    }
+
+    #[test]
+    fn namespaced_mode_refuses_cluster_scoped_objects_and_other_namespaces() {
+        let ns = only(&["team-a"]);
+        assert!(ns.permits("ConfigMap", "cm", Some("team-a"), true).is_ok());
+        let e = ns.permits("ClusterRole", "admin", None, false).unwrap_err();
+        assert!(
+            e.starts_with(
+                "cluster level ClusterRole \"admin\" can not be managed when in namespaced mode"
+            ),
+            "{e}"
+        );
+        assert!(e.contains("team-a"), "{e}");
+        // A cluster-scoped kind is refused whatever namespace the manifest names.
+        assert!(ns
+            .permits("Namespace", "team-a", Some("team-a"), false)
+            .is_err());
+        let e = ns
+            .permits("ConfigMap", "cm", Some("team-b"), true)
+            .unwrap_err();
+        assert!(
+            e.starts_with("namespace \"team-b\" for ConfigMap \"cm\" is not managed"),
+            "{e}"
+        );
+    }
 }

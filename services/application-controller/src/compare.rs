@@ -358,10 +358,16 @@ pub async fn compare(
                 ));
                 resources.push(r);
             }
-            Err((r, message)) => {
-                match r {
-                    Some(r) => resources.push(*r),
-                    None => sync_blockers.push(message.clone()),
+            Err(DesiredError {
+                resource,
+                message,
+                blocks_sync,
+            }) => {
+                if blocks_sync {
+                    sync_blockers.push(message.clone());
+                }
+                if let Some(r) = resource {
+                    resources.push(*r);
                 }
                 conditions.push(condition(condition::COMPARISON_ERROR, message));
             }
@@ -545,14 +551,23 @@ async fn desired_hook(
     // may be created by an earlier phase of the same sync).
     let kind = live.cluster().kind(&gvk).await.ok();
     let namespace = target_namespace(&manifest, kind.as_ref(), dest_ns);
+    let label = name
+        .as_deref()
+        .or(generate_name.as_deref())
+        .unwrap_or_default();
     if kind.as_ref().is_some_and(|k| k.namespaced) && namespace.is_none() {
         return Err(format!(
-            "{}/{}: namespaced hook without a namespace and no destination namespace",
+            "{}/{label}: namespaced hook without a namespace and no destination namespace",
             gvk.kind,
-            name.as_deref()
-                .or(generate_name.as_deref())
-                .unwrap_or_default()
         ));
+    }
+    if let Some(k) = &kind {
+        live.cluster().namespaces().permits(
+            &gvk.kind,
+            label,
+            namespace.as_deref(),
+            k.namespaced,
+        )?;
     }
     default_port_protocols(&mut manifest, &gvk);
     let wave = hook_wave(&manifest);
@@ -595,7 +610,24 @@ fn app_health(resources: &[ResourceState]) -> Health {
     caravel_health::aggregate(labelled.iter().map(|(l, h)| (l.as_str(), *h)))
 }
 
-type DesiredError = (Option<Box<ResourceState>>, String);
+/// Why a desired object cannot be compared: the resource to list anyway
+/// (with the message), and whether a sync is impossible because of it.
+struct DesiredError {
+    resource: Option<Box<ResourceState>>,
+    message: String,
+    blocks_sync: bool,
+}
+
+impl DesiredError {
+    /// An object without a usable identity: listed nowhere, blocks syncs.
+    fn unlisted(message: String) -> Self {
+        Self {
+            resource: None,
+            message,
+            blocks_sync: true,
+        }
+    }
+}
 
 async fn desired_resource(
     live: &LiveStateCache,
@@ -604,12 +636,12 @@ async fn desired_resource(
     mut manifest: Value,
 ) -> Result<ResourceState, DesiredError> {
     let gvk = gvk_of(&manifest)
-        .ok_or_else(|| (None, "manifest without apiVersion or kind".to_owned()))?;
+        .ok_or_else(|| DesiredError::unlisted("manifest without apiVersion or kind".to_owned()))?;
     let name = manifest
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .ok_or_else(|| (None, format!("{} without metadata.name", gvk.kind)))?;
+        .ok_or_else(|| DesiredError::unlisted(format!("{} without metadata.name", gvk.kind)))?;
     let wave = wave_of(&manifest);
     let info = match live.cluster().kind(&gvk).await {
         Ok(i) => i,
@@ -633,26 +665,60 @@ async fn desired_resource(
                 }),
                 message: Some(message.clone()),
             };
-            return Err((Some(Box::new(r)), message));
+            // Not a blocker: the kind's CRD may come with the same sync.
+            return Err(DesiredError {
+                resource: Some(Box::new(r)),
+                message,
+                blocks_sync: false,
+            });
         }
     };
     let namespace = target_namespace(&manifest, Some(&info), dest_ns);
     if info.namespaced && namespace.is_none() {
-        return Err((
-            None,
-            format!(
-                "{}/{name}: namespaced object without a namespace and no destination namespace",
-                gvk.kind
-            ),
-        ));
+        return Err(DesiredError::unlisted(format!(
+            "{}/{name}: namespaced object without a namespace and no destination namespace",
+            gvk.kind
+        )));
     }
     stamp(&mut manifest, app_name, &gvk, namespace.as_deref(), &name);
     default_port_protocols(&mut manifest, &gvk);
 
+    // Namespaced mode: an object outside the managed namespaces is listed
+    // (Missing, with the reason) and no sync may run, as in Argo CD.
+    if let Err(message) =
+        live.cluster()
+            .namespaces()
+            .permits(&gvk.kind, &name, namespace.as_deref(), info.namespaced)
+    {
+        let r = ResourceState {
+            gvk,
+            kind: Some(info),
+            namespace,
+            name,
+            wave,
+            target: Some(manifest),
+            live: None,
+            predicted: None,
+            compared_live: None,
+            synced: false,
+            requires_pruning: false,
+            health: Some(Health {
+                status: HealthCode::Missing,
+                message: None,
+            }),
+            message: Some(message.clone()),
+        };
+        return Err(DesiredError {
+            resource: Some(Box::new(r)),
+            message,
+            blocks_sync: true,
+        });
+    }
+
     let current = live
         .get(&gvk, namespace.as_deref(), &name)
         .await
-        .map_err(|e| (None, format!("{}/{name}: {e}", gvk.kind)))?
+        .map_err(|e| DesiredError::unlisted(format!("{}/{name}: {e}", gvk.kind)))?
         .1;
     Ok(ResourceState {
         gvk,

@@ -73,6 +73,19 @@ pub struct Opt {
     #[arg(long, env = "CARAVEL_REDIS_KEY_PREFIX", default_value = "caravel")]
     pub redis_key_prefix: String,
 
+    /// Namespaces whose objects the controller watches and manages,
+    /// comma-separated (RFC 1123 names; empty entries are ignored); empty
+    /// (the default) means cluster-wide, as in Argo CD. When set (Argo CD's
+    /// namespaced mode, for namespace-scoped RBAC) objects in other
+    /// namespaces and cluster-scoped objects are refused.
+    #[arg(
+        long,
+        env = "CARAVEL_RESOURCE_NAMESPACES",
+        value_delimiter = ',',
+        value_parser = cluster::parse_namespace_name
+    )]
+    pub resource_namespaces: Vec<String>,
+
     /// Kubeconfig to use instead of the in-cluster config or $KUBECONFIG.
     #[arg(long, env = "KUBECONFIG")]
     pub kubeconfig: Option<std::path::PathBuf>,

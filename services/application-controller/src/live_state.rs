@@ -1,7 +1,9 @@
-//! The live-state cache: one cluster-wide watch per kind that any app
-//! deploys (or deployed), kept in reflector stores. A change to an object
-//! carrying an app's tracking id asks for that app to be re-compared, which
-//! is how drift is noticed within seconds instead of at the next poll.
+//! The live-state cache: one watch per kind that any app deploys (or
+//! deployed), kept in reflector stores; cluster-wide, or in namespaced mode
+//! one watch per listed namespace (credentials with namespace-scoped rights
+//! cannot list cluster-wide). A change to an object carrying an app's
+//! tracking id asks for that app to be re-compared, which is how drift is
+//! noticed within seconds instead of at the next poll.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,25 +17,42 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use tokio::sync::{mpsc, Mutex};
 
-use crate::cluster::{Cluster, KindInfo};
+use crate::cluster::{gvk_label, Cluster, KindInfo, ManagedNamespaces};
 use crate::Error;
 
 /// How long to wait for a new kind's initial list before giving up for now.
 const INITIAL_LIST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What one watch covers: a kind, cluster-wide (`None`) or in one namespace.
+type WatchKey = (GroupVersionKind, Option<String>);
+
+/// One watch: its store, and its last error (why its list does not finish,
+/// e.g. missing rights), for the timeout message.
+#[derive(Clone)]
+struct Watch {
+    store: Store<DynamicObject>,
+    last_error: Arc<std::sync::Mutex<Option<String>>>,
+}
+
 #[derive(Clone)]
 pub struct LiveStateCache {
     cluster: Cluster,
-    stores: Arc<Mutex<HashMap<GroupVersionKind, Store<DynamicObject>>>>,
+    watches: Arc<Mutex<HashMap<WatchKey, Watch>>>,
     changed: mpsc::UnboundedSender<String>,
 }
 
 impl LiveStateCache {
     /// `changed` receives the name of every app whose objects change.
     pub fn new(cluster: Cluster, changed: mpsc::UnboundedSender<String>) -> Self {
+        if let ManagedNamespaces::Only(_) = cluster.namespaces() {
+            tracing::info!(
+                namespaces = %cluster.namespaces().describe(),
+                "namespaced mode: watching and managing objects in these namespaces only; cluster-scoped objects are refused"
+            );
+        }
         Self {
             cluster,
-            stores: Arc::default(),
+            watches: Arc::default(),
             changed,
         }
     }
@@ -42,38 +61,65 @@ impl LiveStateCache {
         &self.cluster
     }
 
-    /// The store of `gvk`, starting its watch the first time it is asked for.
-    pub async fn store(
+    /// The stores of `gvk` in `scopes` (see [`ManagedNamespaces::watch_scopes`]),
+    /// starting their watches the first time they are asked for, once their
+    /// initial lists are in.
+    async fn stores(
         &self,
         gvk: &GroupVersionKind,
-    ) -> Result<(KindInfo, Store<DynamicObject>), Error> {
-        let info = self.cluster.kind(gvk).await?;
-        let store = {
-            let mut stores = self.stores.lock().await;
-            match stores.get(gvk) {
-                Some(s) => s.clone(),
-                None => {
-                    let s = self.watch(gvk, &info);
-                    stores.insert(gvk.clone(), s.clone());
-                    s
+        info: &KindInfo,
+        scopes: Vec<Option<String>>,
+    ) -> Result<Vec<Store<DynamicObject>>, Error> {
+        // All watches start before any is waited for: they list in parallel.
+        let watches: Vec<(Option<String>, Watch)> = {
+            let mut watches = self.watches.lock().await;
+            scopes
+                .into_iter()
+                .map(|scope| {
+                    let key = (gvk.clone(), scope.clone());
+                    let watch = watches
+                        .entry(key)
+                        .or_insert_with(|| self.watch(gvk, info, scope.as_deref()))
+                        .clone();
+                    (scope, watch)
+                })
+                .collect()
+        };
+        let mut stores = Vec::with_capacity(watches.len());
+        for (scope, watch) in watches {
+            match tokio::time::timeout(INITIAL_LIST_TIMEOUT, watch.store.wait_until_ready()).await {
+                Ok(Ok(())) => stores.push(watch.store),
+                _ => {
+                    let last_error = watch
+                        .last_error
+                        .lock()
+                        .map(|e| e.clone())
+                        .unwrap_or_default()
+                        .map(|e| format!(" (last error: {e})"))
+                        .unwrap_or_default();
+                    let scope = scope
+                        .map(|ns| format!(" in namespace {ns}"))
+                        .unwrap_or_default();
+                    return Err(Error::LiveState(format!(
+                        "listing {}{scope} did not finish within {INITIAL_LIST_TIMEOUT:?}{last_error}",
+                        gvk_label(gvk)
+                    )));
                 }
             }
-        };
-        match tokio::time::timeout(INITIAL_LIST_TIMEOUT, store.wait_until_ready()).await {
-            Ok(Ok(())) => Ok((info, store)),
-            _ => Err(Error::LiveState(format!(
-                "listing {} did not finish within {INITIAL_LIST_TIMEOUT:?}",
-                crate::cluster::gvk_label(gvk)
-            ))),
         }
+        Ok(stores)
     }
 
-    fn watch(&self, gvk: &GroupVersionKind, info: &KindInfo) -> Store<DynamicObject> {
-        let api = self.cluster.api(info, None);
+    fn watch(&self, gvk: &GroupVersionKind, info: &KindInfo, namespace: Option<&str>) -> Watch {
+        let api = self.cluster.api(info, namespace);
+        // One writer per watch stream: a stream's initial list replaces
+        // everything its writer holds.
         let writer = reflector::store::Writer::new(info.resource.clone());
         let store = writer.as_reader();
+        let last_error = Arc::new(std::sync::Mutex::new(None));
         let changed = self.changed.clone();
-        let label = crate::cluster::gvk_label(gvk);
+        let label = gvk_label(gvk);
+        let scope = namespace.unwrap_or("").to_owned();
         let types = kube::api::TypeMeta {
             api_version: info.resource.api_version.clone(),
             kind: info.resource.kind.clone(),
@@ -91,8 +137,9 @@ impl LiveStateCache {
                 }
             });
         let stream = reflector::reflector(writer, stream);
+        let errors = last_error.clone();
         tokio::spawn(async move {
-            tracing::debug!(kind = %label, "watching");
+            tracing::debug!(kind = %label, namespace = %scope, "watching");
             futures::pin_mut!(stream);
             while let Some(event) = stream.next().await {
                 match event {
@@ -102,28 +149,48 @@ impl LiveStateCache {
                         }
                     }
                     Ok(_) => {}
-                    Err(e) => tracing::warn!(kind = %label, error = %e, "watch error, retrying"),
+                    Err(e) => {
+                        tracing::warn!(kind = %label, namespace = %scope, error = %e, "watch error, retrying");
+                        if let Ok(mut last) = errors.lock() {
+                            *last = Some(e.to_string());
+                        }
+                    }
                 }
             }
         });
-        store
+        Watch { store, last_error }
     }
 
-    /// The live object with this identity, if it exists.
+    /// The live object with this identity, if it exists. In namespaced
+    /// mode an object the controller may not manage is an error.
     pub async fn get(
         &self,
         gvk: &GroupVersionKind,
         namespace: Option<&str>,
         name: &str,
     ) -> Result<(KindInfo, Option<Arc<DynamicObject>>), Error> {
-        let (info, store) = self.store(gvk).await?;
-        let mut key = ObjectRef::new_with(name, info.resource.clone());
-        if info.namespaced {
-            if let Some(ns) = namespace {
-                key = key.within(ns);
+        let info = self.cluster.kind(gvk).await?;
+        let namespace = namespace.filter(|_| info.namespaced);
+        let scope = match self.cluster.namespaces() {
+            ManagedNamespaces::All => None,
+            managed => {
+                managed
+                    .permits(&gvk.kind, name, namespace, info.namespaced)
+                    .map_err(Error::LiveState)?;
+                namespace.map(str::to_owned)
             }
+        };
+        let store = self
+            .stores(gvk, &info, vec![scope])
+            .await?
+            .into_iter()
+            .next();
+        let mut key = ObjectRef::new_with(name, info.resource.clone());
+        if let Some(ns) = namespace {
+            key = key.within(ns);
         }
-        Ok((info, store.get(&key)))
+        let found = store.and_then(|s| s.get(&key));
+        Ok((info, found))
     }
 
     /// Waits (bounded by `timeout`) until the cache has seen this object at
@@ -158,16 +225,24 @@ impl LiveStateCache {
     }
 
     /// Every object of kind `gvk` whose tracking id names `app` and was
-    /// written for that very object (a copied annotation does not count).
+    /// written for that very object (a copied annotation does not count),
+    /// in every namespace the controller manages.
     pub async fn tracked_by(
         &self,
         gvk: &GroupVersionKind,
         app: &str,
     ) -> Result<Vec<Arc<DynamicObject>>, Error> {
-        let (_, store) = self.store(gvk).await?;
-        Ok(store.state_filter(|o| {
-            tracking_app(o).as_deref() == Some(app) && is_own_tracking_id(o, gvk)
-        }))
+        let info = self.cluster.kind(gvk).await?;
+        let scopes = self.cluster.namespaces().watch_scopes(info.namespaced);
+        let stores = self.stores(gvk, &info, scopes).await?;
+        Ok(stores
+            .iter()
+            .flat_map(|store| {
+                store.state_filter(|o| {
+                    tracking_app(o).as_deref() == Some(app) && is_own_tracking_id(o, gvk)
+                })
+            })
+            .collect())
     }
 }
 

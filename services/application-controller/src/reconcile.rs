@@ -64,7 +64,9 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
     let (changed_tx, mut changed_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let cluster = Cluster::new(client.clone());
+    let cluster = Cluster::new(client.clone()).managing(crate::cluster::ManagedNamespaces::new(
+        &opt.resource_namespaces,
+    ));
     let live = LiveStateCache::new(cluster.clone(), changed_tx);
     let repo = RepoServerServiceClient::new(caravel_grpc::channel(&opt.repo_server)?)
         .max_decoding_message_size(256 * 1024 * 1024);

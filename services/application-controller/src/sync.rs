@@ -20,7 +20,7 @@ use kube::api::{Patch, PatchParams, PropagationPolicy};
 use kube::Api;
 use serde_json::json;
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, ManagedNamespaces};
 use crate::compare::{Comparison, ResourceState};
 use crate::hooks::{DeletePolicy, Phase};
 use crate::live_state::{tracking_app, LiveStateCache};
@@ -350,8 +350,8 @@ pub async fn run(
     }
 
     if opts.create_namespace && !opts.dry_run && !namespace_in_plan(&plan, destination(app)) {
-        if let Err(e) = ensure_namespace(cluster, app).await {
-            return SyncOutcome::failed(format!("creating namespace: {e}"), vec![], vec![]);
+        if let Err(message) = ensure_namespace(cluster, app).await {
+            return SyncOutcome::failed(format!("creating namespace: {message}"), vec![], vec![]);
         }
     }
 
@@ -980,8 +980,10 @@ fn is_missing_namespace(e: &Error) -> bool {
 }
 
 /// CreateNamespace=true: the destination namespace, with
-/// `managedNamespaceMetadata` applied to it.
-async fn ensure_namespace(cluster: &Cluster, app: &Application) -> Result<(), Error> {
+/// `managedNamespaceMetadata` applied to it. In namespaced mode only a
+/// managed namespace qualifies; its Role lets the controller update it
+/// when it exists, while creating it takes cluster-wide rights.
+async fn ensure_namespace(cluster: &Cluster, app: &Application) -> Result<(), String> {
     let Some(ns) = app
         .spec
         .destination
@@ -991,6 +993,22 @@ async fn ensure_namespace(cluster: &Cluster, app: &Application) -> Result<(), Er
     else {
         return Ok(());
     };
+    let managed = cluster.namespaces();
+    if !managed.manages(ns) {
+        return Err(format!(
+            "namespace {ns:?} is not managed (this controller manages only namespaces {})",
+            managed.describe()
+        ));
+    }
+    apply_namespace(cluster, app, ns).await.map_err(|e| match (managed, &e) {
+        (ManagedNamespaces::Only(_), Error::Kube(kube::Error::Api(s))) if s.code == 403 => format!(
+            "{e} (in namespaced mode the controller has rights in namespace {ns:?} only: it can update that namespace, not create it, so it must exist)"
+        ),
+        _ => e.to_string(),
+    })
+}
+
+async fn apply_namespace(cluster: &Cluster, app: &Application, ns: &str) -> Result<(), Error> {
     let meta = app
         .spec
         .sync_policy

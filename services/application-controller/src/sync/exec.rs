@@ -19,12 +19,23 @@ use super::options::SyncOptions;
 use super::plan::Task;
 
 /// The kind of a task, resolved again if the comparison could not (a CRD
-/// created earlier in the same sync).
+/// created earlier in the same sync). In namespaced mode an object outside
+/// the managed namespaces is refused here, so no sync ever writes it.
 pub async fn kind_of(cluster: &Cluster, r: &ResourceState) -> Result<KindInfo, Error> {
-    match &r.kind {
-        Some(k) => Ok(k.clone()),
-        None => cluster.kind(&r.gvk).await,
-    }
+    let info = match &r.kind {
+        Some(k) => k.clone(),
+        None => cluster.kind(&r.gvk).await?,
+    };
+    cluster
+        .namespaces()
+        .permits(
+            &r.gvk.kind,
+            &r.name,
+            r.namespace.as_deref(),
+            info.namespaced,
+        )
+        .map_err(Error::InvalidSpec)?;
+    Ok(info)
 }
 
 fn api(cluster: &Cluster, info: &KindInfo, r: &ResourceState) -> Api<DynamicObject> {
