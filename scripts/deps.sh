@@ -2,7 +2,8 @@
 # Installs and builds everything the test suite and the local setup need,
 # caching outside the repository (default ~/.cache/caravel):
 #   - Debian packages: etcd-server, redis-server, git, Go 1.19, build tools,
-#     docker-registry (the CNCF distribution registry, for OCI chart tests);
+#     docker-registry (the CNCF distribution registry, for OCI chart tests),
+#     openssh-server (a real sshd for the repo-server's ssh host-key tests);
 #   - kube-apiserver, kube-controller-manager and kubectl v1.20.2 built from
 #     Debian's `kubernetes` source package (no binary is downloaded);
 #   - the Helm oracle: a virtualenv with PyPI's helm-python-sdk (real Helm's
@@ -22,7 +23,7 @@ log() { printf '[deps] %s\n' "$*" >&2; }
 packages=(etcd-server redis-server git golang-1.19-go rsync jq make gcc
   pkg-config libssl-dev dpkg-dev openssl ca-certificates curl
   golang-github-modern-go-reflect2-dev python3 python3-venv
-  docker-registry)
+  docker-registry openssh-server)
 
 # Bumped whenever the control-plane build changes, so caches rebuild.
 BUILD_ID="v1.20.2+reflect2-1.0.2+zero-value-validation+kubectl"
@@ -39,6 +40,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # their own instances on free ports.
   $SUDO systemctl disable --now redis-server etcd >/dev/null 2>&1 || true
   $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  # sshd, for the repo-server's ssh tests; they start their own.
+  $SUDO systemctl disable --now ssh >/dev/null 2>&1 || true
   pkill -x redis-server 2>/dev/null || true
   pkill -x etcd 2>/dev/null || true
 fi

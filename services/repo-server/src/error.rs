@@ -18,6 +18,11 @@ pub enum Error {
     /// Talking to the Git remote or reading the local mirror failed.
     #[error("{0}")]
     Git(String),
+    /// An ssh server's host key is unknown, changed or revoked: fixed by
+    /// adding its key to the known hosts (or marking the repository
+    /// insecure), not by retrying.
+    #[error("{0}")]
+    HostKey(String),
     /// The repository content at the revision cannot be rendered.
     #[error("{0}")]
     Render(String),
@@ -39,6 +44,7 @@ impl Error {
             Error::InvalidArgument(_) => "invalid_argument",
             Error::RevisionNotFound(_) => "revision_not_found",
             Error::Git(_) => "git",
+            Error::HostKey(_) => "host_key",
             Error::Render(_) => "render",
             Error::Unsupported(_) => "unsupported",
             Error::Startup(_) => "startup",

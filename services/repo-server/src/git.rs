@@ -6,8 +6,12 @@
 //! Everything that touches libgit2 is blocking: callers run it in
 //! `spawn_blocking`. Credentials live only in [`Credentials`], whose `Debug`
 //! hides them, and every libgit2 message is scrubbed before it becomes an
-//! [`Error`].
+//! [`Error`]. SSH host keys are checked by [`HostKeyVerifier`] (see
+//! [`known_hosts`]) unless the repository is marked insecure.
 
+pub mod known_hosts;
+
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -21,6 +25,7 @@ use git2::{
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+pub use crate::git::known_hosts::HostKeyVerifier;
 use crate::repo_path::{self, Node, ResolveError, Resolved};
 
 // === RepoUrl ===
@@ -155,6 +160,23 @@ impl RepoUrl {
     pub fn redacted(&self) -> &str {
         &self.redacted
     }
+
+    /// The port an ssh URL names (`ssh://host:2222/...`, `ssh://[::1]:2222/...`),
+    /// else 22; scp-like URLs cannot name one.
+    pub fn ssh_port(&self) -> u16 {
+        let Some(rest) = self.normalized.strip_prefix("ssh://") else {
+            return known_hosts::DEFAULT_SSH_PORT;
+        };
+        let authority = rest.split('/').next().unwrap_or_default();
+        let port = match authority.strip_prefix('[') {
+            Some(bracketed) => bracketed
+                .split_once(']')
+                .and_then(|(_, after)| after.strip_prefix(':')),
+            None => authority.rsplit_once(':').map(|(_, port)| port),
+        };
+        port.and_then(|p| p.parse().ok())
+            .unwrap_or(known_hosts::DEFAULT_SSH_PORT)
+    }
 }
 
 fn split_userinfo(userinfo: Option<&str>) -> (Option<&str>, Option<&str>) {
@@ -237,8 +259,14 @@ impl RepoAccess {
     }
 
     /// Callbacks answering libgit2's credential and certificate questions
-    /// from this request's credentials.
-    fn callbacks(&self) -> RemoteCallbacks<'_> {
+    /// from this request's credentials and `host_keys`. A refused ssh host
+    /// key is also left in `rejection`: libgit2 replaces the callback's
+    /// message with its own "invalid or unknown remote ssh hostkey".
+    fn callbacks<'a>(
+        &'a self,
+        host_keys: &'a HostKeyVerifier,
+        rejection: &'a HostKeyRejection,
+    ) -> RemoteCallbacks<'a> {
         let mut callbacks = RemoteCallbacks::new();
         let creds = &self.credentials;
         let mut attempts = 0u32;
@@ -271,16 +299,45 @@ impl RepoAccess {
             ))
         });
         let insecure = creds.insecure;
-        callbacks.certificate_check(move |_cert, _host| {
-            Ok(if insecure {
-                CertificateCheckStatus::CertificateOk
-            } else {
-                CertificateCheckStatus::CertificatePassthrough
-            })
+        let port = self.url.ssh_port();
+        callbacks.certificate_check(move |cert, host| {
+            if insecure {
+                return Ok(CertificateCheckStatus::CertificateOk);
+            }
+            // TLS certificates are left to libgit2's own verification.
+            let Some(hostkey) = cert.as_hostkey() else {
+                return Ok(CertificateCheckStatus::CertificatePassthrough);
+            };
+            let verdict = match hostkey.hostkey() {
+                Some(offered) => host_keys.verify(host, port, offered),
+                None => Err(Error::HostKey(format!(
+                    "ssh host key verification failed for {host}: the ssh library did not \
+                     hand over the server's host key"
+                ))),
+            };
+            verdict
+                .map(|()| CertificateCheckStatus::CertificateOk)
+                .map_err(|e| {
+                    let message = git2::Error::from_str(&e.to_string());
+                    rejection.0.set(Some(e));
+                    message
+                })
         });
         callbacks
     }
+
+    /// The host key rejection if there was one, else the libgit2 error.
+    fn connect_error(&self, rejection: &HostKeyRejection, context: &str, e: &git2::Error) -> Error {
+        rejection
+            .0
+            .take()
+            .unwrap_or_else(|| self.git_error(context, e))
+    }
 }
+
+/// Why the ssh host key of one connection was refused, if it was.
+#[derive(Default)]
+struct HostKeyRejection(Cell<Option<Error>>);
 
 // === ls-remote ===
 
@@ -353,12 +410,17 @@ impl RemoteRefs {
 }
 
 /// Lists the remote's refs without fetching (`git ls-remote`). Blocking.
-pub fn ls_remote(access: &RepoAccess) -> Result<RemoteRefs, Error> {
+pub fn ls_remote(access: &RepoAccess, host_keys: &HostKeyVerifier) -> Result<RemoteRefs, Error> {
     let mut remote = Remote::create_detached(access.url.raw())
         .map_err(|e| access.git_error("opening remote", &e))?;
+    let rejection = HostKeyRejection::default();
     let connection = remote
-        .connect_auth(Direction::Fetch, Some(access.callbacks()), None)
-        .map_err(|e| access.git_error("listing refs of", &e))?;
+        .connect_auth(
+            Direction::Fetch,
+            Some(access.callbacks(host_keys, &rejection)),
+            None,
+        )
+        .map_err(|e| access.connect_error(&rejection, "listing refs of", &e))?;
     let heads = connection
         .list()
         .map_err(|e| access.git_error("listing refs of", &e))?;
@@ -381,16 +443,18 @@ pub fn is_short_sha(revision: &str) -> bool {
 
 /// One bare mirror per repository URL under a root directory, each behind
 /// its own lock so fetches of one repository serialize while different
-/// repositories fetch in parallel.
+/// repositories fetch in parallel. Every connection to a remote, fetch or
+/// ref listing, checks ssh host keys with the store's verifier.
 #[derive(Debug)]
 pub struct MirrorStore {
     root: PathBuf,
+    host_keys: HostKeyVerifier,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     fetches: AtomicU64,
 }
 
 impl MirrorStore {
-    pub fn new(root: PathBuf) -> Result<Self, Error> {
+    pub fn new(root: PathBuf, host_keys: HostKeyVerifier) -> Result<Self, Error> {
         create_private_dir(&root).map_err(|e| {
             Error::Startup(format!(
                 "creating repository cache directory {}: {e}",
@@ -399,9 +463,17 @@ impl MirrorStore {
         })?;
         Ok(Self {
             root,
+            host_keys,
             locks: Mutex::new(HashMap::new()),
             fetches: AtomicU64::new(0),
         })
+    }
+
+    /// Lists the remote's refs ([`ls_remote`]) on a blocking thread.
+    pub async fn ls_remote(&self, access: &RepoAccess) -> Result<RemoteRefs, Error> {
+        let access = access.clone();
+        let host_keys = self.host_keys.clone();
+        blocking(move || ls_remote(&access, &host_keys)).await
     }
 
     /// How many fetches from remotes this store has made.
@@ -443,11 +515,12 @@ impl MirrorStore {
         let lock = self.lock_for(&access.url);
         let _guard = lock.lock().await;
         let access2 = access.clone();
+        let host_keys = self.host_keys.clone();
         let fetched = blocking(move || {
             if let Some(commit) = find_commit(&path, oid) {
                 return Ok((Some(commit), false));
             }
-            fetch(&path, &access2, Some(oid))?;
+            fetch(&path, &access2, &host_keys, Some(oid))?;
             Ok((find_commit(&path, oid), true))
         })
         .await?;
@@ -474,8 +547,9 @@ impl MirrorStore {
         let _guard = lock.lock().await;
         let access2 = access.clone();
         let short2 = short.to_owned();
+        let host_keys = self.host_keys.clone();
         let result = blocking(move || {
-            fetch(&path, &access2, None)?;
+            fetch(&path, &access2, &host_keys, None)?;
             let repo = Repository::open_bare(&path)
                 .map_err(|e| access2.git_error("opening the mirror of", &e))?;
             let commit = repo
@@ -547,14 +621,20 @@ fn open_or_init_mirror(path: &Path, access: &RepoAccess) -> Result<Repository, E
 /// missing afterwards, asks for it by id (servers that allow it serve
 /// commits no ref points at any more). The URL is used anonymously, so it
 /// is never written to the mirror's config.
-fn fetch(path: &Path, access: &RepoAccess, want: Option<Oid>) -> Result<(), Error> {
+fn fetch(
+    path: &Path,
+    access: &RepoAccess,
+    host_keys: &HostKeyVerifier,
+    want: Option<Oid>,
+) -> Result<(), Error> {
     let repo = open_or_init_mirror(path, access)?;
     let mut remote = repo
         .remote_anonymous(access.url.raw())
         .map_err(|e| access.git_error("opening remote", &e))?;
+    let rejection = HostKeyRejection::default();
     let mut options = FetchOptions::new();
     options
-        .remote_callbacks(access.callbacks())
+        .remote_callbacks(access.callbacks(host_keys, &rejection))
         .prune(FetchPrune::On)
         .download_tags(AutotagOption::None);
     remote
@@ -563,12 +643,12 @@ fn fetch(path: &Path, access: &RepoAccess, want: Option<Oid>) -> Result<(), Erro
             Some(&mut options),
             None,
         )
-        .map_err(|e| access.git_error("fetching", &e))?;
+        .map_err(|e| access.connect_error(&rejection, "fetching", &e))?;
     if let Some(oid) = want {
         if repo.find_object(oid, None).is_err() {
             let mut options = FetchOptions::new();
             options
-                .remote_callbacks(access.callbacks())
+                .remote_callbacks(access.callbacks(host_keys, &rejection))
                 .download_tags(AutotagOption::None);
             let refspec = format!("+{oid}:refs/caravel/wanted/{oid}");
             if let Err(e) = remote.fetch(&[refspec.as_str()], Some(&mut options), None) {
@@ -765,6 +845,18 @@ mod tests {
         assert_eq!(ssh.redacted(), "ssh://host:2222/org/repo");
         let file = RepoUrl::parse("file:///tmp/Repo")?;
         assert_eq!(file.normalized(), "file:///tmp/Repo");
+        Ok(())
+    }
+
+    #[test]
+    fn ssh_ports_come_from_the_url_and_default_to_22() -> Result<(), Error> {
+        let port = |url: &str| RepoUrl::parse(url).map(|u| u.ssh_port());
+        assert_eq!(port("ssh://git@host:2222/org/repo")?, 2222);
+        assert_eq!(port("ssh://git:pw@host/org/repo")?, 22);
+        assert_eq!(port("ssh://[::1]:2200/repo")?, 2200);
+        assert_eq!(port("ssh://[::1]/repo")?, 22);
+        assert_eq!(port("git@host:org/repo.git")?, 22);
+        assert_eq!(port("https://host:8443/repo")?, 22);
         Ok(())
     }
 

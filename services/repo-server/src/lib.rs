@@ -24,7 +24,7 @@ use caravel_proto::reposerver::v1::repo_server_service_server::RepoServerService
 
 use crate::cache::{ManifestCache, ManifestCacheConfig, RefsCache};
 pub use crate::error::Error;
-use crate::git::MirrorStore;
+use crate::git::{HostKeyVerifier, MirrorStore};
 use crate::service::{RepoService, State};
 use crate::source::RenderLimits;
 
@@ -59,6 +59,10 @@ pub struct Config {
     pub cache_signing_key: Option<String>,
     /// Limit on the combined size of a directory app's manifest files.
     pub max_combined_directory_manifests_size: u64,
+    /// OpenSSH known_hosts file that ssh servers' host keys are checked
+    /// against, read on every connection. `None`: every ssh host is unknown
+    /// and refused, unless the repository is marked insecure.
+    pub ssh_known_hosts: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -72,6 +76,7 @@ impl Default for Config {
             redis_key_prefix: "caravel".to_owned(),
             cache_signing_key: None,
             max_combined_directory_manifests_size: DEFAULT_MAX_COMBINED_DIRECTORY_MANIFESTS_SIZE,
+            ssh_known_hosts: None,
         }
     }
 }
@@ -96,6 +101,7 @@ impl fmt::Debug for Config {
                 "max_combined_directory_manifests_size",
                 &self.max_combined_directory_manifests_size,
             )
+            .field("ssh_known_hosts", &self.ssh_known_hosts)
             .finish()
     }
 }
@@ -145,7 +151,10 @@ impl RepoServer {
     /// Prepares the mirror directory and caches. Redis is connected lazily.
     pub async fn new(config: Config) -> Result<Self, Error> {
         let state = State {
-            mirrors: MirrorStore::new(config.repo_cache_dir.clone())?,
+            mirrors: MirrorStore::new(
+                config.repo_cache_dir.clone(),
+                HostKeyVerifier::new(config.ssh_known_hosts.clone()),
+            )?,
             refs: RefsCache::new(config.revision_cache_ttl),
             manifests: ManifestCache::new(&ManifestCacheConfig {
                 ttl: config.manifest_cache_ttl,

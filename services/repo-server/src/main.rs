@@ -76,6 +76,16 @@ struct Opt {
     #[arg(long, env = "CARAVEL_REPO_SERVER_MAX_COMBINED_DIRECTORY_MANIFESTS_SIZE", default_value = "10M", value_parser = parse_size)]
     max_combined_directory_manifests_size: u64,
 
+    /// OpenSSH known_hosts file the host keys of ssh repositories are
+    /// verified against, read on every connection (the Helm chart mounts
+    /// ConfigMap <fullname>-ssh-known-hosts, value repoServer.knownHosts, at
+    /// /app/config/ssh/ssh_known_hosts, as Argo CD does with
+    /// argocd-ssh-known-hosts-cm). Default: ~/.ssh/known_hosts. A host that
+    /// is not in the file, or offers another key, is refused unless the
+    /// repository is marked insecure.
+    #[arg(long, env = "CARAVEL_SSH_KNOWN_HOSTS")]
+    ssh_known_hosts: Option<PathBuf>,
+
     #[command(flatten)]
     telemetry: caravel_telemetry::TelemetryArgs,
 }
@@ -88,6 +98,16 @@ impl Opt {
                 caravel_appstate::redis_url_with_password(&url, self.redis_password.as_deref())
             })
             .transpose()?;
+        let ssh_known_hosts = match self.ssh_known_hosts {
+            Some(path) => {
+                std::fs::File::open(&path).with_context(|| {
+                    format!("reading the --ssh-known-hosts file {}", path.display())
+                })?;
+                Some(path)
+            }
+            None => std::env::var_os("HOME")
+                .map(|home| PathBuf::from(home).join(".ssh").join("known_hosts")),
+        };
         Ok(Config {
             repo_cache_dir: self
                 .repo_cache_dir
@@ -99,6 +119,7 @@ impl Opt {
             redis_key_prefix: self.redis_key_prefix,
             cache_signing_key: self.cache_signing_key,
             max_combined_directory_manifests_size: self.max_combined_directory_manifests_size,
+            ssh_known_hosts,
         })
     }
 }

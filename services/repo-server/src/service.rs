@@ -27,6 +27,7 @@ impl From<Error> for Status {
             Error::InvalidArgument(m) => Status::invalid_argument(m),
             Error::RevisionNotFound(m) => Status::not_found(m),
             Error::Git(m) => Status::unavailable(m),
+            Error::HostKey(m) => Status::failed_precondition(m),
             Error::Render(m) => Status::failed_precondition(m),
             Error::Unsupported(m) => Status::unimplemented(m),
             Error::Startup(m) | Error::Internal(m) => Status::internal(m),
@@ -103,8 +104,7 @@ impl State {
     ) -> Result<Arc<RemoteRefs>, Error> {
         self.refs
             .get_or_list(access.url.normalized(), no_cache, || {
-                let access = access.clone();
-                async move { tokio::task::spawn_blocking(move || git::ls_remote(&access)).await? }
+                self.mirrors.ls_remote(access)
             })
             .await
     }

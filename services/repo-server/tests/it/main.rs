@@ -9,4 +9,5 @@ mod grpc;
 mod helm;
 mod resolve;
 mod security;
+mod ssh;
 mod support;
