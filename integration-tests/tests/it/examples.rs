@@ -29,7 +29,11 @@ async fn the_app_of_apps_example_syncs_every_environment_with_its_values() -> Re
                 .replace(
                     "namespace: guestbook-",
                     &format!("namespace: {ns}-guestbook-"),
-                );
+                )
+                // Tracking ids name the app without its namespace (as Argo
+                // CD's do), so two test instances must not both have a
+                // "root": the App-of-Apps test has one.
+                .replace("name: root\n", "name: example-root\n");
             (path, text)
         })
         .collect();
@@ -61,7 +65,7 @@ async fn the_app_of_apps_example_syncs_every_environment_with_its_values() -> Re
     }
     let root = caravel
         .wait_app(
-            "root",
+            "example-root",
             Duration::from_secs(60),
             "root Synced and Healthy",
             synced_healthy_and_idle,
