@@ -291,22 +291,7 @@ async fn namespace_scoped_credentials_sync_the_listed_namespace_and_refuse_the_r
         )),
         "{message}"
     );
-    caravel
-        .request_sync("outside", json!({ "sync": {} }))
-        .await?;
-    let app = caravel
-        .wait_app(
-            "outside",
-            Duration::from_secs(30),
-            "the sync to fail",
-            |a| operation_phase(a) == "Failed" || operation_phase(a) == "Error",
-        )
-        .await?;
-    assert!(
-        operation_message(&app).contains("is not managed"),
-        "{}",
-        operation_message(&app)
-    );
+    sync_fails_with(&caravel, "outside", "is not managed").await?;
     assert!(
         Api::<ConfigMap>::namespaced(admin.clone(), &other)
             .get_opt("cm")
@@ -357,22 +342,12 @@ async fn namespace_scoped_credentials_sync_the_listed_namespace_and_refuse_the_r
         "the refused object is listed: {:?}",
         resource_names(&app)
     );
-    caravel
-        .request_sync("clusterwide", json!({ "sync": {} }))
-        .await?;
-    let app = caravel
-        .wait_app(
-            "clusterwide",
-            Duration::from_secs(30),
-            "the sync to fail",
-            |a| operation_phase(a) == "Failed" || operation_phase(a) == "Error",
-        )
-        .await?;
-    assert!(
-        operation_message(&app).contains("can not be managed when in namespaced mode"),
-        "{}",
-        operation_message(&app)
-    );
+    sync_fails_with(
+        &caravel,
+        "clusterwide",
+        "can not be managed when in namespaced mode",
+    )
+    .await?;
     assert!(
         Api::<ClusterRole>::all(admin.clone())
             .get_opt(&role_name)
@@ -488,5 +463,22 @@ async fn invalid_namespace_names_stop_the_controller_at_startup() -> Result<()> 
         "{text}"
     );
     assert!(text.contains("RFC 1123"), "{text}");
+    Ok(())
+}
+
+/// Requests a sync of `app` and waits for it to fail with a message
+/// containing `text`.
+async fn sync_fails_with(caravel: &Caravel, app: &str, text: &str) -> Result<()> {
+    caravel.request_sync(app, json!({ "sync": {} })).await?;
+    let app = caravel
+        .wait_app(app, Duration::from_secs(30), "the sync to fail", |a| {
+            operation_phase(a) == "Failed" || operation_phase(a) == "Error"
+        })
+        .await?;
+    assert!(
+        operation_message(&app).contains(text),
+        "{}",
+        operation_message(&app)
+    );
     Ok(())
 }

@@ -68,6 +68,37 @@ pub struct ResourceState {
 }
 
 impl ResourceState {
+    /// A desired object that cannot be compared: listed as Missing, with
+    /// `message` saying why.
+    fn uncompared(
+        gvk: GroupVersionKind,
+        kind: Option<KindInfo>,
+        namespace: Option<String>,
+        name: String,
+        wave: i64,
+        target: Value,
+        message: String,
+    ) -> Self {
+        Self {
+            gvk,
+            kind,
+            namespace,
+            name,
+            wave,
+            target: Some(target),
+            live: None,
+            predicted: None,
+            compared_live: None,
+            synced: false,
+            requires_pruning: false,
+            health: Some(Health {
+                status: HealthCode::Missing,
+                message: None,
+            }),
+            message: Some(message),
+        }
+    }
+
     pub fn label(&self) -> String {
         match &self.namespace {
             Some(ns) => format!("{}/{}/{}", self.gvk.kind, ns, self.name),
@@ -619,6 +650,15 @@ struct DesiredError {
 }
 
 impl DesiredError {
+    /// An object listed (see [`ResourceState::uncompared`]) but not compared.
+    fn listed(resource: ResourceState, blocks_sync: bool) -> Self {
+        Self {
+            message: resource.message.clone().unwrap_or_default(),
+            resource: Some(Box::new(resource)),
+            blocks_sync,
+        }
+    }
+
     /// An object without a usable identity: listed nowhere, blocks syncs.
     fn unlisted(message: String) -> Self {
         Self {
@@ -647,30 +687,10 @@ async fn desired_resource(
         Ok(i) => i,
         Err(e) => {
             let message = format!("{}/{name}: {e}", gvk_label(&gvk));
-            let r = ResourceState {
-                gvk,
-                kind: None,
-                namespace: target_namespace(&manifest, None, dest_ns),
-                name,
-                wave,
-                target: Some(manifest),
-                live: None,
-                predicted: None,
-                compared_live: None,
-                synced: false,
-                requires_pruning: false,
-                health: Some(Health {
-                    status: HealthCode::Missing,
-                    message: None,
-                }),
-                message: Some(message.clone()),
-            };
+            let namespace = target_namespace(&manifest, None, dest_ns);
+            let r = ResourceState::uncompared(gvk, None, namespace, name, wave, manifest, message);
             // Not a blocker: the kind's CRD may come with the same sync.
-            return Err(DesiredError {
-                resource: Some(Box::new(r)),
-                message,
-                blocks_sync: false,
-            });
+            return Err(DesiredError::listed(r, false));
         }
     };
     let namespace = target_namespace(&manifest, Some(&info), dest_ns);
@@ -690,29 +710,9 @@ async fn desired_resource(
             .namespaces()
             .permits(&gvk.kind, &name, namespace.as_deref(), info.namespaced)
     {
-        let r = ResourceState {
-            gvk,
-            kind: Some(info),
-            namespace,
-            name,
-            wave,
-            target: Some(manifest),
-            live: None,
-            predicted: None,
-            compared_live: None,
-            synced: false,
-            requires_pruning: false,
-            health: Some(Health {
-                status: HealthCode::Missing,
-                message: None,
-            }),
-            message: Some(message.clone()),
-        };
-        return Err(DesiredError {
-            resource: Some(Box::new(r)),
-            message,
-            blocks_sync: true,
-        });
+        let r =
+            ResourceState::uncompared(gvk, Some(info), namespace, name, wave, manifest, message);
+        return Err(DesiredError::listed(r, true));
     }
 
     let current = live

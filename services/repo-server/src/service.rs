@@ -14,7 +14,9 @@ use caravel_proto::reposerver::v1::{
 use tonic::{Request, Response, Status};
 use tracing::field::Empty;
 
-use crate::cache::{self, CachedManifests, ManifestCache, ManifestKeyInputs, RefsCache};
+use crate::cache::{
+    self, CacheSource, CachedManifests, ManifestCache, ManifestKeyInputs, RefsCache,
+};
 use crate::error::Error;
 use crate::git::{self, CommitTree, Credentials, MirrorStore, RemoteRefs, RepoAccess, RepoUrl};
 use crate::source::{self, RenderLimits, SourceSpec};
@@ -236,13 +238,7 @@ impl State {
                 self.render(&access, &resolved.sha, &spec, request, refs)
             })
             .await?;
-        Ok(GenerateManifestResponse {
-            manifests: value.manifests.clone(),
-            revision: value.revision.clone(),
-            source_type: value.source_type.clone(),
-            cache_source: origin.as_str().to_owned(),
-            ref_revisions: ref_keys.into_iter().map(|(k, (_, c))| (k, c)).collect(),
-        })
+        Ok(manifest_response(&value, origin, ref_keys))
     }
 
     /// A chart from a Helm repository or an OCI registry: the version
@@ -323,13 +319,7 @@ impl State {
                 .await?
             })
             .await?;
-        Ok(GenerateManifestResponse {
-            manifests: value.manifests.clone(),
-            revision: value.revision.clone(),
-            source_type: value.source_type.clone(),
-            cache_source: origin.as_str().to_owned(),
-            ref_revisions: ref_keys.into_iter().map(|(k, (_, c))| (k, c)).collect(),
-        })
+        Ok(manifest_response(&value, origin, ref_keys))
     }
 }
 
@@ -347,6 +337,22 @@ fn requested_revision(req: &GenerateManifestRequest, spec: &SourceSpec) -> Resul
 
 /// A ref source in its mirror: name, mirror path, URL, commit.
 type RefMirror = (String, std::path::PathBuf, RepoUrl, String);
+
+/// The answer to GenerateManifest: the rendered (or cached) manifests,
+/// where they came from, and the commit of each `$ref` source.
+fn manifest_response(
+    value: &CachedManifests,
+    origin: CacheSource,
+    ref_keys: BTreeMap<String, (String, String)>,
+) -> GenerateManifestResponse {
+    GenerateManifestResponse {
+        manifests: value.manifests.clone(),
+        revision: value.revision.clone(),
+        source_type: value.source_type.clone(),
+        cache_source: origin.as_str().to_owned(),
+        ref_revisions: ref_keys.into_iter().map(|(k, (_, c))| (k, c)).collect(),
+    }
+}
 
 /// What identifies the ref sources in a cache key: name → (normalized
 /// URL, commit).
