@@ -498,6 +498,22 @@ where
     }
 }
 
+/// Waits until `name` no longer exists in `api`, or fails after `timeout`.
+pub async fn eventually_gone<K>(
+    api: &Api<K>,
+    name: &str,
+    timeout: Duration,
+    what: &str,
+) -> Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    eventually(timeout, what, || async {
+        Ok(api.get_opt(name).await?.is_none().then_some(()))
+    })
+    .await
+}
+
 /// Records when each described state of watched objects was first seen, so
 /// a test can check the order things happened in across kinds.
 #[derive(Default)]

@@ -47,11 +47,11 @@ async fn delete_and_wait_gone(caravel: &Caravel, name: &str) -> Result<()> {
         .apps()
         .delete(name, &DeleteParams::default())
         .await?;
-    let apps = caravel.apps();
-    eventually(
+    eventually_gone(
+        &caravel.apps(),
+        name,
         Duration::from_secs(60),
         "the Application to be gone",
-        || async { Ok(apps.get_opt(name).await?.is_none().then_some(())) },
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}\n{}", caravel.logs()))

@@ -251,16 +251,11 @@ async fn namespace_scoped_credentials_sync_the_listed_namespace_and_refuse_the_r
         })
         .await?;
     let services = Api::<Service>::namespaced(admin.clone(), &allowed);
-    eventually(
+    eventually_gone(
+        &services,
+        "guestbook-ui",
         Duration::from_secs(30),
         "the Service to be pruned",
-        || async {
-            Ok(services
-                .get_opt("guestbook-ui")
-                .await?
-                .is_none()
-                .then_some(()))
-        },
     )
     .await?;
 

@@ -200,16 +200,11 @@ async fn prune_true_deletes_a_service_removed_from_git() -> Result<()> {
         )
         .await?;
     let services = Api::<Service>::namespaced(caravel.client.clone(), &dest);
-    eventually(
+    eventually_gone(
+        &services,
+        "guestbook-ui",
         Duration::from_secs(20),
         "the Service to be deleted",
-        || async {
-            Ok(services
-                .get_opt("guestbook-ui")
-                .await?
-                .is_none()
-                .then_some(()))
-        },
     )
     .await?;
     Ok(())
